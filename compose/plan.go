@@ -1,0 +1,255 @@
+package compose
+
+import (
+	"maps"
+	"slices"
+	"sort"
+)
+
+// Action is what a plan does to one resource (Terraform's plans.Action).
+type Action string
+
+const (
+	Create  Action = "create"  // +
+	Update  Action = "update"  // ~ in place
+	Delete  Action = "delete"  // -
+	Replace Action = "replace" // ± delete, then create
+)
+
+// Symbol is the one-character mark Terraform users know.
+func (a Action) Symbol() string {
+	switch a {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Delete:
+		return "-"
+	case Replace:
+		return "±"
+	}
+	return "?"
+}
+
+// Change is one planned change. Before is the observed resource (nil for a
+// create), After the desired one (nil for a delete).
+type Change struct {
+	Action Action    `json:"action"`
+	ID     string    `json:"id"`
+	Before *Resource `json:"before,omitempty"`
+	After  *Resource `json:"after,omitempty"`
+	// Cascade marks a delete that happens by itself when its parent (the
+	// namespace, or the interface it lives on) is deleted: it is shown but
+	// needs no kernel call.
+	Cascade bool `json:"cascade,omitempty"`
+	// Reason says why, for display only: never decide anything on it.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Resource is the resource the change is about (After, else Before).
+func (c Change) Resource() Resource {
+	if c.After != nil {
+		return *c.After
+	}
+	return *c.Before
+}
+
+// Plan is the set of changes that converges a lab's actual state to its
+// desired state. It is a plain value: print it, serialise it, apply it later.
+type Plan struct {
+	Lab     string   `json:"lab"`
+	Changes []Change `json:"changes"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p Plan) Empty() bool { return len(p.Changes) == 0 }
+
+// Counts returns how many resources the plan adds, changes and destroys,
+// counting a replace as one add and one destroy, as Terraform does.
+func (p Plan) Counts() (add, change, destroy int) {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create:
+			add++
+		case Update:
+			change++
+		case Delete:
+			destroy++
+		case Replace:
+			add++
+			destroy++
+		}
+	}
+	return
+}
+
+// Step is one primitive operation of a plan, in execution order.
+type Step struct {
+	Op      Action // Create, Update or Delete
+	Before  *Resource
+	After   *Resource
+	Cascade bool
+}
+
+// Steps expands the plan into primitive operations in execution order:
+// every delete first, children before parents (reverse kind rank), then
+// creates and updates, parents before children. A replace contributes its
+// delete to the first phase and its create to the second.
+func (p Plan) Steps() []Step {
+	var dels, rest []Step
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Delete:
+			dels = append(dels, Step{Op: Delete, Before: c.Before, Cascade: c.Cascade})
+		case Replace:
+			dels = append(dels, Step{Op: Delete, Before: c.Before})
+			rest = append(rest, Step{Op: Create, After: c.After})
+		default:
+			rest = append(rest, Step{Op: c.Action, Before: c.Before, After: c.After})
+		}
+	}
+	res := func(s Step) Resource {
+		if s.After != nil {
+			return *s.After
+		}
+		return *s.Before
+	}
+	sort.SliceStable(dels, func(i, j int) bool { return res(dels[i]).Kind.Rank() > res(dels[j]).Kind.Rank() })
+	sort.SliceStable(rest, func(i, j int) bool { return res(rest[i]).Kind.Rank() < res(rest[j]).Kind.Rank() })
+	return append(dels, rest...)
+}
+
+// Diff plans the changes that turn actual into desired. Only attributes
+// present in a desired resource are compared: an attribute the file leaves
+// out is not managed. Removing a namespace or an interface takes everything
+// on it along: those resources are planned as cascaded deletes, or as
+// creates when the file still wants them.
+func Diff(lab string, desired, actual []Resource) Plan {
+	want := index(desired)
+	have := index(actual)
+
+	changes := map[string]Change{}
+	removedNodes := map[string]bool{}
+	removedEnds := map[End]bool{}
+	for id, a := range have {
+		d, ok := want[id]
+		switch {
+		case !ok:
+			changes[id] = Change{Action: Delete, ID: id, Before: ptr(a)}
+		case forcesReplace(d, a):
+			changes[id] = Change{Action: Replace, ID: id, Before: ptr(a), After: ptr(d), Reason: replaceReason(d, a)}
+		case !sameAttrs(d, a):
+			changes[id] = Change{Action: Update, ID: id, Before: ptr(a), After: ptr(d)}
+		default:
+			continue
+		}
+		markRemoved(changes[id], removedNodes, removedEnds)
+	}
+	for id, d := range want {
+		if _, ok := have[id]; !ok {
+			changes[id] = Change{Action: Create, ID: id, After: ptr(d)}
+		}
+	}
+
+	// Propagate removals to what lives on removed nodes and interfaces,
+	// until nothing more goes: a removed bridge takes its ports' membership,
+	// a removed veth takes the addresses on both ends, and so on.
+	for grew := true; grew; {
+		grew = false
+		for id, a := range have {
+			if c, ok := changes[id]; ok && c.Action != Update {
+				continue
+			}
+			if !onRemoved(a, removedNodes, removedEnds) {
+				continue
+			}
+			if d, ok := want[id]; ok {
+				changes[id] = Change{Action: Create, ID: id, After: ptr(d), Reason: "recreated with its parent"}
+			} else {
+				changes[id] = Change{Action: Delete, ID: id, Before: ptr(a), Cascade: true, Reason: "removed with its parent"}
+			}
+			markRemoved(Change{Action: Delete, Before: ptr(a)}, removedNodes, removedEnds)
+			grew = true
+		}
+	}
+
+	out := Plan{Lab: lab, Changes: make([]Change, 0, len(changes))}
+	for _, id := range slices.Sorted(maps.Keys(changes)) {
+		out.Changes = append(out.Changes, changes[id])
+	}
+	sort.SliceStable(out.Changes, func(i, j int) bool {
+		return out.Changes[i].Resource().Kind.Rank() < out.Changes[j].Resource().Kind.Rank()
+	})
+	return out
+}
+
+func index(rs []Resource) map[string]Resource {
+	m := make(map[string]Resource, len(rs))
+	for _, r := range rs {
+		m[r.ID()] = r
+	}
+	return m
+}
+
+func ptr(r Resource) *Resource { return &r }
+
+func sameAttrs(desired, actual Resource) bool {
+	for k, v := range desired.Attrs {
+		if actual.Attrs[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func forcesReplace(desired, actual Resource) bool {
+	return replaceReason(desired, actual) != ""
+}
+
+func replaceReason(desired, actual Resource) string {
+	for _, k := range slices.Sorted(maps.Keys(desired.Attrs)) {
+		if ForcesReplace(desired.Kind, k) && actual.Attrs[k] != desired.Attrs[k] {
+			return k + " cannot change in place"
+		}
+	}
+	return ""
+}
+
+// markRemoved records what disappears from the kernel when c runs.
+func markRemoved(c Change, nodes map[string]bool, ends map[End]bool) {
+	if c.Action != Delete && c.Action != Replace {
+		return
+	}
+	r := *c.Before
+	if r.Kind == KindNetns {
+		nodes[r.Node] = true
+	}
+	for _, e := range r.Ends() {
+		ends[e] = true
+	}
+}
+
+// onRemoved reports whether r disappears with a removed node or interface.
+func onRemoved(r Resource, nodes map[string]bool, ends map[End]bool) bool {
+	if r.Kind == KindNetns {
+		return false
+	}
+	if nodes[r.Node] {
+		return true
+	}
+	for _, e := range r.Ends() {
+		if nodes[e.Node] {
+			return true
+		}
+	}
+	if r.Kind == KindVeth {
+		return false
+	}
+	if ifn := r.Ifname(); ifn != "" && ends[End{r.Node, ifn}] {
+		return true
+	}
+	if r.Kind == KindMaster && ends[End{r.Node, r.Attrs["bridge"]}] {
+		return true
+	}
+	return false
+}
