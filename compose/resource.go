@@ -126,3 +126,6 @@ func Sort(rs []Resource) {
 		return a.Name < b.Name
 	})
 }
+
+// NamespaceName is the kernel name of a lab node's namespace.
+func NamespaceName(lab, node string) string { return lab + "-" + node }
