@@ -1,0 +1,140 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/netcompose/netcompose/loader"
+)
+
+// Lab is the typed topology graph of one file: every section as a value
+// of its kind, validated. Slices are in file order.
+type Lab struct {
+	Name string // [DEFAULT] lab, else the file name's stem
+	Path string // the file it was built from
+
+	Nodes     []*Node
+	Veths     []*Veth
+	Bridges   []*Bridge
+	Vxlans    []*Vxlan
+	ARPs      []*ARP
+	NFQueues  []*NFQueue
+	Filters   []*Filter
+	Pipelines []*Pipeline
+	Services  []*Service
+	Kmods     []*Kmod
+	Checks    []*Check
+	Hosts     []*Host
+}
+
+// Load reads the topology file at path and builds its lab.
+func Load(path string) (*Lab, error) {
+	f, err := loader.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return Build(f)
+}
+
+// Build turns loaded sections into a typed, validated lab. The error joins
+// one *loader.Error per problem found, each at its file and line.
+func Build(f *loader.File) (*Lab, error) {
+	lab := &Lab{Path: f.Path}
+	var errs []error
+	globals := map[string]loader.Pos{}
+	for _, g := range f.Globals {
+		globals[g.Key] = g.Pos
+	}
+	lab.Name, errs = labName(f)
+
+	for _, s := range f.Sections {
+		r := newReader(s, globals)
+		switch s.Type {
+		case "netns":
+			lab.Nodes = append(lab.Nodes, readNode(r))
+		case "veth":
+			lab.Veths = append(lab.Veths, readVeth(r))
+		case "bridge":
+			lab.Bridges = append(lab.Bridges, readBridge(r))
+		case "vxlan":
+			lab.Vxlans = append(lab.Vxlans, readVxlan(r))
+		case "arp":
+			lab.ARPs = append(lab.ARPs, readARP(r))
+		case "nfqueue":
+			lab.NFQueues = append(lab.NFQueues, readNFQueue(r))
+		case "filter":
+			lab.Filters = append(lab.Filters, readFilter(r))
+		case "pipeline":
+			lab.Pipelines = append(lab.Pipelines, readPipeline(r))
+		case "service":
+			lab.Services = append(lab.Services, readService(r))
+		case "kmod":
+			lab.Kmods = append(lab.Kmods, readKmod(r))
+		case "check":
+			lab.Checks = append(lab.Checks, readCheck(r))
+		case "host":
+			lab.Hosts = append(lab.Hosts, readHost(r))
+		default:
+			r.errorf("", "unknown section type %q", s.Type)
+		}
+		if err := r.done(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := lab.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, flatten(err)
+	}
+	return lab, nil
+}
+
+// labName is [DEFAULT] lab, else the file name's stem; it prefixes every
+// namespace name, so it must be as safe as a node name.
+func labName(f *loader.File) (string, []error) {
+	name := strings.TrimSuffix(filepath.Base(f.Path), filepath.Ext(f.Path))
+	pos := loader.Pos{File: f.Path}
+	for _, g := range f.Globals {
+		if g.Key == "lab" {
+			name, pos = strings.TrimSpace(g.Value), g.Pos
+		}
+	}
+	if err := safeName(name); err != nil {
+		return name, []error{&loader.Error{Pos: pos, Section: "DEFAULT", Err: fmt.Errorf("lab name: %w", err)}}
+	}
+	return name, nil
+}
+
+// flatten turns nested joins into one flat join, so callers see one error
+// per line.
+func flatten(err error) error {
+	var out []error
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		out = append(out, e)
+	}
+	walk(err)
+	return errors.Join(out...)
+}
+
+// Node is the lab node of that name, or nil.
+func (l *Lab) Node(name string) *Node {
+	for _, n := range l.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Namespace is the kernel name of a node's namespace.
+func (l *Lab) Namespace(node string) string { return NamespaceName(l.Name, node) }

@@ -1,0 +1,247 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/netcompose/netcompose/loader"
+)
+
+// Meta is where a typed object came from: its section and the line of each
+// key it read, so later errors (validation, apply) can point at the file.
+type Meta struct {
+	Section string                // "veth:r1-r2"
+	Pos     loader.Pos            // the section header
+	Keys    map[string]loader.Pos // key -> line of its winning definition
+}
+
+// At is the position of key, or of the section header when the key was not
+// written.
+func (m Meta) At(key string) loader.Pos {
+	if p, ok := m.Keys[key]; ok {
+		return p
+	}
+	return m.Pos
+}
+
+// errorf builds a *loader.Error at key's line.
+func (m Meta) errorf(key, format string, args ...any) error {
+	return &loader.Error{Pos: m.At(key), Section: m.Section, Err: fmt.Errorf(format, args...)}
+}
+
+// reader reads the keys of one section, records their positions, and
+// collects every problem. Keys the kind does not read are reported as
+// unknown by done.
+type reader struct {
+	s       *loader.Section
+	globals map[string]loader.Pos // DEFAULT key -> its line
+	meta    Meta
+	known   []string // keys this kind reads, for "did you mean"
+	prefix  []string // key families like "sysctl." and "address."
+	errs    []error
+}
+
+func newReader(s *loader.Section, globals map[string]loader.Pos) *reader {
+	return &reader{s: s, globals: globals, meta: Meta{
+		Section: s.Type + ":" + s.Name,
+		Pos:     s.Pos,
+		Keys:    map[string]loader.Pos{},
+	}}
+}
+
+func (r *reader) errorf(key, format string, args ...any) {
+	r.errs = append(r.errs, r.meta.errorf(key, format, args...))
+}
+
+// lookup returns the section's value for key, else the global of that
+// name (the kind reads it, as PasteDeploy passes globals to every section).
+func (r *reader) lookup(key string) (string, bool) {
+	r.known = append(r.known, key)
+	v, ok := r.s.Lookup(key)
+	if !ok {
+		return "", false
+	}
+	pos := v.Pos
+	if !r.own(key) {
+		if p, ok := r.globals[key]; ok {
+			pos = p
+		}
+	}
+	r.meta.Keys[key] = pos
+	return strings.TrimSpace(v.Value), true
+}
+
+func (r *reader) own(key string) bool {
+	for _, v := range r.s.Values {
+		if v.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// str is a single-word value.
+func (r *reader) str(key, def string) string {
+	v, ok := r.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	if strings.ContainsAny(v, " \t\n") {
+		r.errorf(key, "%s: want one value, got %q", key, v)
+	}
+	return v
+}
+
+// list splits on whitespace and newlines.
+func (r *reader) list(key string) []string {
+	v, _ := r.lookup(key)
+	return strings.Fields(v)
+}
+
+// lines returns the non-empty lines of a multi-line value, each with its
+// words, for keys such as route and neighbors (one entry per line).
+func (r *reader) lines(key string) [][]string {
+	v, _ := r.lookup(key)
+	var out [][]string
+	for _, l := range strings.Split(v, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// boolean accepts on/off, yes/no, true/false, 1/0.
+func (r *reader) boolean(key string, def bool) bool {
+	v, ok := r.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	b, err := parseBool(v)
+	if err != nil {
+		r.errorf(key, "%s: %v", key, err)
+	}
+	return b
+}
+
+// optBool is a boolean that may be left unset (the kernel default stays).
+func (r *reader) optBool(key string) *bool {
+	v, ok := r.lookup(key)
+	if !ok || v == "" {
+		return nil
+	}
+	b, err := parseBool(v)
+	if err != nil {
+		r.errorf(key, "%s: %v", key, err)
+		return nil
+	}
+	return &b
+}
+
+// integer in [lo, hi]; def when unset.
+func (r *reader) integer(key string, lo, hi, def int) int {
+	v, ok := r.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.errorf(key, "%s: %q is not a number in %d..%d", key, v, lo, hi)
+		return def
+	}
+	return n
+}
+
+// oneOf is an enumerated value.
+func (r *reader) oneOf(key, def string, allowed ...string) string {
+	v := r.str(key, def)
+	if v != "" && !slices.Contains(allowed, v) {
+		r.errorf(key, "%s: %q is not one of %s", key, v, strings.Join(allowed, ", "))
+	}
+	return v
+}
+
+// family returns the section's own keys starting with prefix, sorted,
+// with the prefix cut off.
+func (r *reader) family(prefix string) []loader.Value {
+	r.prefix = append(r.prefix, prefix)
+	var out []loader.Value
+	for _, v := range r.s.Values {
+		if rest, ok := strings.CutPrefix(v.Key, prefix); ok {
+			r.meta.Keys[v.Key] = v.Pos
+			out = append(out, loader.Value{Key: rest, Value: strings.TrimSpace(v.Value), Pos: v.Pos})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// done reports the section's keys this kind did not read, and returns
+// every error found in the section.
+func (r *reader) done() error {
+	for _, v := range r.s.Values {
+		if slices.Contains(r.known, v.Key) || v.Key == "use" {
+			continue
+		}
+		if slices.ContainsFunc(r.prefix, func(p string) bool { return strings.HasPrefix(v.Key, p) }) {
+			continue
+		}
+		msg := fmt.Sprintf("unknown key %q", v.Key)
+		cands := append(slices.Clone(r.known), r.prefix...)
+		if s := suggest(v.Key, cands); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		r.errs = append(r.errs, &loader.Error{Pos: v.Pos, Section: r.meta.Section, Err: errors.New(msg)})
+	}
+	return errors.Join(r.errs...)
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "on", "yes", "true", "1":
+		return true, nil
+	case "off", "no", "false", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not on or off", v)
+}
+
+// suggest returns the candidate closest to key by edit distance, if it is
+// close enough to be a likely typo.
+func suggest(key string, cands []string) string {
+	best, bestD := "", 0
+	for _, c := range cands {
+		d := editDistance(key, c)
+		if best == "" || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" || bestD > max(2, len(key)/3) {
+		return ""
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,369 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// iface is one interface of the lab: who creates it and where.
+type iface struct {
+	kind  string // veth, bridge, vxlan, lo
+	owner Meta
+	mtu   int // 0 when unknown
+}
+
+// interfaces indexes every interface the lab creates, by node and name;
+// duplicates are reported by validate.
+func (l *Lab) interfaces() map[End]iface {
+	m := map[End]iface{}
+	for _, n := range l.Nodes {
+		m[End{n.Name, "lo"}] = iface{kind: "lo", owner: n.Meta}
+	}
+	for _, v := range l.Veths {
+		m[v.A] = iface{"veth", v.Meta, v.MTU}
+		m[v.B] = iface{"veth", v.Meta, v.MTU}
+	}
+	for _, b := range l.Bridges {
+		m[End{b.Netns, b.Ifname}] = iface{"bridge", b.Meta, b.MTU}
+	}
+	for _, x := range l.Vxlans {
+		m[End{x.Netns, x.Ifname}] = iface{"vxlan", x.Meta, x.MTU}
+	}
+	return m
+}
+
+// validator collects the cross-section problems of a lab.
+type validator struct {
+	lab    *Lab
+	errs   []error
+	ifaces map[End]iface
+}
+
+func (v *validator) errorf(m Meta, key, format string, args ...any) {
+	v.errs = append(v.errs, m.errorf(key, format, args...))
+}
+
+// node reports whether name is a node of the lab, complaining at key if not.
+func (v *validator) node(m Meta, key, name string) bool {
+	if name == "" {
+		return false
+	}
+	if v.lab.Node(name) == nil {
+		msg := fmt.Sprintf("%s: no [netns:%s] in this lab", key, name)
+		var names []string
+		for _, n := range v.lab.Nodes {
+			names = append(names, n.Name)
+		}
+		if s := suggest(name, names); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		v.errorf(m, key, "%s", msg)
+		return false
+	}
+	return true
+}
+
+// iface reports whether node has an interface ifname, complaining if not.
+func (v *validator) iface(m Meta, key, node, ifname string) bool {
+	if _, ok := v.ifaces[End{node, ifname}]; ok {
+		return true
+	}
+	var names []string
+	for e := range v.ifaces {
+		if e.Node == node {
+			names = append(names, e.Ifname)
+		}
+	}
+	slices.Sort(names)
+	msg := fmt.Sprintf("%s: node %s has no interface %q", key, node, ifname)
+	if s := suggest(ifname, names); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	} else if len(names) > 0 {
+		msg += " (it has " + strings.Join(names, ", ") + ")"
+	}
+	v.errorf(m, key, "%s", msg)
+	return false
+}
+
+func (l *Lab) validate() error {
+	v := &validator{lab: l, ifaces: map[End]iface{}}
+	v.uniqueInterfaces()
+	for _, n := range l.Nodes {
+		v.checkNode(n)
+	}
+	for _, x := range l.Veths {
+		v.node(x.Meta, "endpoints", x.A.Node)
+		v.node(x.Meta, "endpoints", x.B.Node)
+	}
+	v.checkBridges()
+	for _, x := range l.Vxlans {
+		v.checkVxlan(x)
+	}
+	for _, a := range l.ARPs {
+		if !v.node(a.Meta, "netns", a.Netns) {
+			continue
+		}
+		for _, i := range a.Interfaces {
+			if i != "all" {
+				v.iface(a.Meta, "interfaces", a.Netns, i)
+			}
+		}
+		for _, n := range a.Neighbors {
+			v.iface(a.Meta, "neighbors", a.Netns, n.Ifname)
+		}
+	}
+	v.checkPackets()
+	for _, s := range l.Services {
+		v.node(s.Meta, "netns", s.Netns)
+	}
+	for _, c := range l.Checks {
+		v.checkCheck(c)
+	}
+	v.checkCycles()
+	_, errs := l.sysctls()
+	v.errs = append(v.errs, errs...)
+	return errors.Join(v.errs...)
+}
+
+// uniqueInterfaces builds the interface index, reporting an interface
+// that two sections both create in one namespace.
+func (v *validator) uniqueInterfaces() {
+	for _, n := range v.lab.Nodes {
+		v.ifaces[End{n.Name, "lo"}] = iface{kind: "lo", owner: n.Meta}
+	}
+	add := func(e End, i iface, key string) {
+		if e.Node == "" || e.Ifname == "" {
+			return
+		}
+		if prev, ok := v.ifaces[e]; ok {
+			if prev.kind == "lo" {
+				v.errorf(i.owner, key, "%s: interface lo exists in every namespace", key)
+			} else {
+				v.errorf(i.owner, key, "%s: interface %s in node %s is already created by [%s] at line %d",
+					key, e.Ifname, e.Node, prev.owner.Section, prev.owner.Pos.Line)
+			}
+			return
+		}
+		v.ifaces[e] = i
+	}
+	for _, x := range v.lab.Veths {
+		add(x.A, iface{"veth", x.Meta, x.MTU}, "endpoints")
+		add(x.B, iface{"veth", x.Meta, x.MTU}, "endpoints")
+	}
+	for _, b := range v.lab.Bridges {
+		add(End{b.Netns, b.Ifname}, iface{"bridge", b.Meta, b.MTU}, "ifname")
+	}
+	for _, x := range v.lab.Vxlans {
+		add(End{x.Netns, x.Ifname}, iface{"vxlan", x.Meta, x.MTU}, "ifname")
+	}
+}
+
+func (v *validator) checkNode(n *Node) {
+	if len(v.lab.Name)+1+len(n.Name) > 255 {
+		v.errorf(n.Meta, "", "namespace name %s is longer than 255 bytes", NamespaceName(v.lab.Name, n.Name))
+	}
+	seen := map[string]bool{}
+	for _, a := range n.Addresses {
+		key := "address." + a.Ifname
+		if !v.iface(n.Meta, key, n.Name, a.Ifname) {
+			continue
+		}
+		if seen[a.Ifname+"/"+a.Prefix.Addr().String()] {
+			v.errorf(n.Meta, key, "%s: address %s given twice", key, a.Prefix.Addr())
+		}
+		seen[a.Ifname+"/"+a.Prefix.Addr().String()] = true
+	}
+	dests := map[netip.Prefix]bool{}
+	for _, r := range n.Routes {
+		if r.Dev != "" {
+			v.iface(n.Meta, "route", n.Name, r.Dev)
+		}
+		if dests[r.Dest] {
+			v.errorf(n.Meta, "route", "route: destination %s given twice", r.Dest)
+		}
+		dests[r.Dest] = true
+	}
+	if n.Host != "" && !slices.ContainsFunc(v.lab.Hosts, func(h *Host) bool { return h.Name == n.Host }) {
+		v.errorf(n.Meta, "host", "host: no [host:%s] in this lab", n.Host)
+	}
+}
+
+func (v *validator) checkBridges() {
+	enslaved := map[End]Meta{}
+	enslave := func(m Meta, key string, e End) {
+		if prev, ok := enslaved[e]; ok {
+			v.errorf(m, key, "%s: %s in node %s is already a port of [%s]", key, e.Ifname, e.Node, prev.Section)
+			return
+		}
+		enslaved[e] = m
+	}
+	for _, b := range v.lab.Bridges {
+		if !v.node(b.Meta, "netns", b.Netns) {
+			continue
+		}
+		for _, p := range b.Ports {
+			if p == b.Ifname {
+				v.errorf(b.Meta, "ports", "ports: bridge %s cannot be its own port", p)
+				continue
+			}
+			if !v.iface(b.Meta, "ports", b.Netns, p) {
+				continue
+			}
+			switch v.ifaces[End{b.Netns, p}].kind {
+			case "bridge":
+				v.errorf(b.Meta, "ports", "ports: %s is a bridge, and the kernel does not put a bridge in a bridge", p)
+				continue
+			case "lo":
+				v.errorf(b.Meta, "ports", "ports: lo cannot be a bridge port")
+				continue
+			}
+			enslave(b.Meta, "ports", End{b.Netns, p})
+		}
+	}
+	for _, x := range v.lab.Vxlans {
+		if x.Bridge == "" || x.Netns == "" {
+			continue
+		}
+		i, ok := v.ifaces[End{x.Netns, x.Bridge}]
+		if !ok || i.kind != "bridge" {
+			v.errorf(x.Meta, "bridge", "bridge: node %s has no bridge %q", x.Netns, x.Bridge)
+			continue
+		}
+		if b := v.lab.bridge(x.Netns, x.Bridge); b != nil && slices.Contains(b.Ports, x.Ifname) {
+			continue // listed in the bridge's ports too: one membership
+		}
+		enslave(x.Meta, "bridge", End{x.Netns, x.Ifname})
+	}
+}
+
+func (l *Lab) bridge(node, ifname string) *Bridge {
+	for _, b := range l.Bridges {
+		if b.Netns == node && b.Ifname == ifname {
+			return b
+		}
+	}
+	return nil
+}
+
+func (v *validator) checkVxlan(x *Vxlan) {
+	v.node(x.Meta, "netns", x.Netns)
+	// The underlay may sit in another node: the device is then created
+	// next to its underlay and moved into netns (the kernel keeps the link).
+	if x.Underlay != (End{}) && v.node(x.Meta, "underlay", x.Underlay.Node) {
+		v.iface(x.Meta, "underlay", x.Underlay.Node, x.Underlay.Ifname)
+	}
+	if x.Local.IsValid() {
+		for _, r := range x.Remotes {
+			if r.Is4() != x.Local.Is4() {
+				v.errorf(x.Meta, "remote", "remote: %s and local %s are of different families", r, x.Local)
+			}
+		}
+	}
+}
+
+func (v *validator) checkPackets() {
+	stage := func(name string) bool {
+		return slices.ContainsFunc(v.lab.Pipelines, func(p *Pipeline) bool { return p.Name == name }) ||
+			slices.ContainsFunc(v.lab.Filters, func(f *Filter) bool { return f.Name == name })
+	}
+	for _, q := range v.lab.NFQueues {
+		if v.node(q.Meta, "netns", q.Netns) {
+			for _, k := range []string{"in", "out"} {
+				i := map[string]string{"in": q.In, "out": q.Out}[k]
+				if i != "" && !strings.HasSuffix(i, "+") {
+					v.iface(q.Meta, k, q.Netns, i)
+				}
+			}
+		}
+		if q.Pipeline != "" && !stage(q.Pipeline) {
+			v.errorf(q.Meta, "pipeline", "pipeline: no [pipeline:%s] or [filter:%s] in this lab", q.Pipeline, q.Pipeline)
+		}
+	}
+	for _, p := range v.lab.Pipelines {
+		for _, s := range p.Stages {
+			if !stage(s) {
+				v.errorf(p.Meta, "pipeline", "pipeline: no [pipeline:%s] or [filter:%s] in this lab", s, s)
+			}
+		}
+	}
+}
+
+func (v *validator) checkCheck(c *Check) {
+	if v.node(c.Meta, "from", c.From) && c.Interface != "" {
+		v.iface(c.Meta, "interface", c.From, c.Interface)
+	}
+	if c.ToNode != "" {
+		v.node(c.Meta, "to", c.ToNode)
+	}
+	if c.Answer != "" {
+		node, ifn, hasIf := strings.Cut(c.Answer, ":")
+		if v.node(c.Meta, "answer", node) && hasIf {
+			v.iface(c.Meta, "answer", node, ifn)
+		}
+	}
+}
+
+// checkCycles finds loops among pipelines (a pipeline that reaches
+// itself) and vxlan devices stacked on each other.
+func (v *validator) checkCycles() {
+	edges := map[string][]string{}
+	metas := map[string]Meta{}
+	keys := map[string]string{}
+	for _, p := range v.lab.Pipelines {
+		id := "pipeline:" + p.Name
+		metas[id], keys[id] = p.Meta, "pipeline"
+		for _, s := range p.Stages {
+			edges[id] = append(edges[id], "pipeline:"+s)
+		}
+	}
+	for _, x := range v.lab.Vxlans {
+		id := "vxlan:" + x.Netns + ":" + x.Ifname
+		metas[id], keys[id] = x.Meta, "underlay"
+		if x.Underlay != (End{}) {
+			edges[id] = append(edges[id], "vxlan:"+x.Underlay.Node+":"+x.Underlay.Ifname)
+		}
+	}
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var visit func(id string)
+	visit = func(id string) {
+		color[id] = grey
+		stack = append(stack, id)
+		for _, to := range edges[id] {
+			if _, ok := metas[to]; !ok {
+				continue
+			}
+			switch color[to] {
+			case grey:
+				i := slices.Index(stack, to)
+				chain := append(slices.Clone(stack[i:]), to)
+				for j := range chain {
+					chain[j] = "[" + metas[chain[j]].Section + "]"
+				}
+				v.errorf(metas[to], keys[to], "cycle: %s", strings.Join(chain, " -> "))
+			case white:
+				visit(to)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[id] = black
+	}
+	ids := make([]string, 0, len(metas))
+	for id := range metas {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if color[id] == white {
+			visit(id)
+		}
+	}
+}
