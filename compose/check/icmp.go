@@ -1,0 +1,327 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+
+	"github.com/netcompose/netcompose/compose/nsrun"
+)
+
+// IANA protocol numbers, for icmp.ParseMessage.
+const (
+	protoICMP   = 1
+	protoICMPv6 = 58
+)
+
+// pinger is an ICMP echo socket opened inside a namespace.
+type pinger struct {
+	conn *icmp.PacketConn
+	raw  bool // raw socket: we choose the echo ID and see ICMP errors
+	v6   bool
+	id   int
+	tok  []byte // payload prefix that marks our echoes
+}
+
+// openPinger opens a raw ICMP socket in ns, falling back to an
+// unprivileged ping socket ("udp4") where raw sockets are not allowed.
+func openPinger(ns string, v6 bool) (*pinger, error) {
+	p := &pinger{v6: v6, tok: make([]byte, 8)}
+	rand.Read(p.tok)
+	p.id = int(binary.BigEndian.Uint16(p.tok))
+	rawNet, dgramNet, laddr := "ip4:icmp", "udp4", "0.0.0.0"
+	if v6 {
+		rawNet, dgramNet, laddr = "ip6:ipv6-icmp", "udp6", "::"
+	}
+	err := nsrun.Do(nsrun.Path(ns), func() error {
+		c, err := icmp.ListenPacket(rawNet, laddr)
+		if err == nil {
+			p.conn, p.raw = c, true
+			return nil
+		}
+		if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES) {
+			return err
+		}
+		p.conn, err = icmp.ListenPacket(dgramNet, laddr)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("icmp socket in %s: %w", ns, err)
+	}
+	if !v6 {
+		// Ask for the reply's TTL; a missing TTL only loses a detail.
+		p.conn.IPv4PacketConn().SetControlMessage(ipv4.FlagTTL, true)
+	}
+	return p, nil
+}
+
+// echoEvent is one thing the receiver learned about an echo request.
+type echoEvent struct {
+	seq   int
+	reply bool   // an echo reply; otherwise an ICMP error
+	ttl   int    // of the reply, IPv4 only
+	err   string // e.g. "destination host unreachable from 10.0.0.254"
+	at    time.Time
+}
+
+func probeICMP(ctx context.Context, s Spec) Result {
+	p, err := openPinger(s.FromNetns, s.Target.Is6())
+	if err != nil {
+		return Result{Reason: err.Error()}
+	}
+	defer p.conn.Close()
+
+	var dst net.Addr = &net.IPAddr{IP: s.Target.AsSlice()}
+	if !p.raw {
+		dst = &net.UDPAddr{IP: s.Target.AsSlice()}
+	}
+	events := make(chan echoEvent, 4*s.Count)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.receive(events, s.Count)
+	}()
+	// Unblock the receiver when ctx ends.
+	stop := context.AfterFunc(ctx, func() { p.conn.SetReadDeadline(time.Now()) })
+	defer stop()
+
+	var (
+		sentAt  = map[int]time.Time{}
+		sendErr error
+	)
+	last := time.Now()
+	for seq := 1; seq <= s.Count && ctx.Err() == nil; seq++ {
+		if seq > 1 {
+			select {
+			case <-time.After(icmpInterval):
+			case <-ctx.Done():
+			}
+		}
+		msg := p.echo(seq)
+		last = time.Now()
+		sentAt[seq] = last
+		if _, err := p.conn.WriteTo(msg, dst); err != nil {
+			sendErr = err
+		}
+	}
+	deadline := last.Add(s.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	p.conn.SetReadDeadline(deadline)
+	<-done
+	close(events)
+
+	var (
+		r       = Result{Sent: len(sentAt)}
+		seen    = map[int]bool{}
+		total   time.Duration
+		lastErr string
+	)
+	for ev := range events {
+		if !ev.reply {
+			lastErr = ev.err
+			continue
+		}
+		t, ok := sentAt[ev.seq]
+		if !ok || seen[ev.seq] {
+			continue
+		}
+		seen[ev.seq] = true
+		r.Received++
+		total += ev.at.Sub(t)
+		r.TTL = ev.ttl
+	}
+	if r.Received > 0 {
+		r.RTT = total / time.Duration(r.Received)
+	}
+	lost := r.Sent - r.Received
+	loss := 0.0
+	if r.Sent > 0 {
+		loss = float64(lost) / float64(r.Sent)
+	}
+	reached := r.Received > 0 && (s.Expect == ExpectFail || loss <= s.MaxLoss)
+
+	got := fmt.Sprintf("%d/%d replies from %s, rtt %s", r.Received, r.Sent, s.Target, roundRTT(r.RTT))
+	if r.TTL > 0 {
+		got += fmt.Sprintf(", ttl %d", r.TTL)
+	}
+	var cause string
+	switch {
+	case r.Received == 0:
+		cause = fmt.Sprintf("no reply from %s within %s (%d/%d lost)", s.Target, s.Timeout, lost, r.Sent)
+	default:
+		cause = fmt.Sprintf("%d/%d lost from %s, more than the allowed %g%%", lost, r.Sent, s.Target, s.MaxLoss*100)
+	}
+	if sendErr != nil {
+		cause += fmt.Sprintf(": send: %v", sendErrText(sendErr))
+	} else if lastErr != "" {
+		cause += ": " + lastErr
+	}
+	r.Pass, r.Reason = verdict(s, reached, got, cause)
+	if !p.raw {
+		r.Detail = "unprivileged ping socket: ICMP errors not seen"
+	}
+	return r
+}
+
+// echo marshals echo request seq.
+func (p *pinger) echo(seq int) []byte {
+	typ := icmp.Type(ipv4.ICMPTypeEcho)
+	if p.v6 {
+		typ = ipv6.ICMPTypeEchoRequest
+	}
+	m := icmp.Message{Type: typ, Body: &icmp.Echo{ID: p.id, Seq: seq, Data: p.tok}}
+	b, _ := m.Marshal(nil) // ICMPv6 checksum is filled in by the kernel
+	return b
+}
+
+// receive reads until the read deadline or until want replies arrived.
+func (p *pinger) receive(events chan<- echoEvent, want int) {
+	buf := make([]byte, 1500)
+	replies := map[int]bool{}
+	for len(replies) < want {
+		var (
+			n    int
+			peer net.Addr
+			ttl  int
+			err  error
+		)
+		if p.v6 {
+			n, peer, err = p.conn.ReadFrom(buf)
+		} else {
+			var cm *ipv4.ControlMessage
+			n, cm, peer, err = p.conn.IPv4PacketConn().ReadFrom(buf)
+			if cm != nil {
+				ttl = cm.TTL
+			}
+		}
+		if err != nil {
+			return // deadline or closed
+		}
+		at := time.Now()
+		proto := protoICMP
+		if p.v6 {
+			proto = protoICMPv6
+		}
+		m, err := icmp.ParseMessage(proto, buf[:n])
+		if err != nil {
+			continue
+		}
+		switch b := m.Body.(type) {
+		case *icmp.Echo:
+			if m.Type != ipv4.ICMPTypeEchoReply && m.Type != ipv6.ICMPTypeEchoReply {
+				continue
+			}
+			if !bytes.HasPrefix(b.Data, p.tok) || (p.raw && b.ID != p.id) {
+				continue
+			}
+			replies[b.Seq] = true
+			events <- echoEvent{seq: b.Seq, reply: true, ttl: ttl, at: at}
+		case *icmp.DstUnreach:
+			if seq, ok := p.quoted(b.Data); ok {
+				events <- echoEvent{seq: seq, err: unreachText(m, peer), at: at}
+			}
+		case *icmp.TimeExceeded:
+			if seq, ok := p.quoted(b.Data); ok {
+				events <- echoEvent{seq: seq, err: "time to live exceeded from " + addrText(peer), at: at}
+			}
+		}
+	}
+}
+
+// quoted finds our echo request in the IP packet an ICMP error quotes and
+// returns its sequence number.
+func (p *pinger) quoted(d []byte) (int, bool) {
+	hl := 40 // IPv6 header, without extension headers
+	if !p.v6 {
+		if len(d) < 1 {
+			return 0, false
+		}
+		hl = int(d[0]&0x0f) * 4
+	}
+	if len(d) < hl+8 {
+		return 0, false
+	}
+	e := d[hl:]
+	if e[0] != 8 && e[0] != 128 { // echo request, v4 and v6
+		return 0, false
+	}
+	if p.raw && int(binary.BigEndian.Uint16(e[4:6])) != p.id {
+		return 0, false
+	}
+	return int(binary.BigEndian.Uint16(e[6:8])), true
+}
+
+func unreachText(m *icmp.Message, peer net.Addr) string {
+	what := "destination unreachable"
+	if m.Type == ipv4.ICMPTypeDestinationUnreachable {
+		switch m.Code {
+		case 0:
+			what = "network unreachable"
+		case 1:
+			what = "destination host unreachable"
+		case 3:
+			what = "port unreachable"
+		case 9, 10, 13:
+			what = "administratively prohibited"
+		}
+	} else {
+		switch m.Code {
+		case 0:
+			what = "no route to destination"
+		case 1:
+			what = "administratively prohibited"
+		case 3:
+			what = "address unreachable"
+		}
+	}
+	return what + " from " + addrText(peer)
+}
+
+func addrText(a net.Addr) string {
+	switch a := a.(type) {
+	case *net.IPAddr:
+		return a.IP.String()
+	case *net.UDPAddr:
+		return a.IP.String()
+	case nil:
+		return "?"
+	}
+	return a.String()
+}
+
+// sendErrText explains the send errors a missing route gives.
+func sendErrText(err error) string {
+	switch {
+	case errors.Is(err, unix.ENETUNREACH):
+		return "network is unreachable (no route in the from namespace)"
+	case errors.Is(err, unix.EHOSTUNREACH):
+		return "no route to host"
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return "operation not permitted (a firewall rule or prohibit route?)"
+	}
+	return err.Error()
+}
+
+// roundRTT keeps RTTs readable: 3 significant-ish digits.
+func roundRTT(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
+}

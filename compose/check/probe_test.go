@@ -1,0 +1,210 @@
+package check
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netcompose/netcompose/compose/nsrun"
+)
+
+// want is what a test asserts about a result: pass or fail, and a
+// fragment of the reason that names the cause.
+type want struct {
+	pass   bool
+	reason string
+}
+
+func checkResults(t *testing.T, specs []Spec, wants []want) []Result {
+	t.Helper()
+	results := Run(context.Background(), specs, 4)
+	var b strings.Builder
+	WriteTable(&b, results)
+	t.Log("\n" + b.String())
+	for i, r := range results {
+		if r.Name != specs[i].Name {
+			t.Errorf("result %d is %q, want %q (order lost)", i, r.Name, specs[i].Name)
+		}
+		if r.Pass != wants[i].pass || !strings.Contains(r.Reason, wants[i].reason) {
+			t.Errorf("%s: pass=%v reason %q, want pass=%v reason containing %q",
+				r.Name, r.Pass, r.Reason, wants[i].pass, wants[i].reason)
+		}
+	}
+	return results
+}
+
+func TestICMP(t *testing.T) {
+	client, server := twoHosts(t)
+	short := 500 * time.Millisecond
+
+	// Independent view: the server really holds the address we ping.
+	found := false
+	for _, l := range ipJSON(t, server, "addr", "show", "dev", "eth0") {
+		for _, a := range l["addr_info"].([]any) {
+			found = found || a.(map[string]any)["local"] == "10.0.0.2"
+		}
+	}
+	if !found {
+		t.Fatal("ip -j addr: 10.0.0.2 not on server eth0")
+	}
+
+	tests := []struct {
+		spec Spec
+		want want
+	}{
+		{Spec{Name: "peer answers", Protocol: ICMP, Target: ip("10.0.0.2")},
+			want{true, "3/3 replies from 10.0.0.2"}},
+		{Spec{Name: "own address answers", Protocol: ICMP, Target: ip("10.0.0.1"), Count: 1},
+			want{true, "1/1 replies"}},
+		{Spec{Name: "nobody has the address", Protocol: ICMP, Target: ip("10.0.0.99"), Count: 2, Timeout: short},
+			want{false, "no reply from 10.0.0.99 within 500ms (2/2 lost)"}},
+		{Spec{Name: "no route", Protocol: ICMP, Target: ip("192.0.2.1"), Count: 1, Timeout: short},
+			want{false, "network is unreachable"}},
+		{Spec{Name: "expect fail and nobody answers", Protocol: ICMP, Target: ip("10.0.0.99"), Count: 1, Timeout: short, Expect: ExpectFail},
+			want{true, "blocked as expected: no reply"}},
+		{Spec{Name: "expect fail but peer answers", Protocol: ICMP, Target: ip("10.0.0.2"), Count: 1, Expect: ExpectFail},
+			want{false, "reachable, want blocked"}},
+	}
+	var specs []Spec
+	var wants []want
+	for _, tt := range tests {
+		tt.spec.FromNetns = client
+		specs = append(specs, tt.spec)
+		wants = append(wants, tt.want)
+	}
+	results := checkResults(t, specs, wants)
+	if r := results[0]; r.Sent != 3 || r.Received != 3 || r.RTT <= 0 || r.TTL != 64 {
+		t.Errorf("peer answers: sent %d received %d rtt %v ttl %d, want 3 3 >0 64", r.Sent, r.Received, r.RTT, r.TTL)
+	}
+}
+
+func TestTCP(t *testing.T) {
+	client, server := twoHosts(t)
+	short := 500 * time.Millisecond
+
+	// A listener that exists before the check: the check must use it, not
+	// fail to open its own.
+	var existing net.Listener
+	err := nsrun.Do(nsrun.Path(server), func() (err error) {
+		existing, err = net.Listen("tcp", "0.0.0.0:9090")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer existing.Close()
+	go acceptAndClose(existing)
+
+	tests := []struct {
+		spec Spec
+		want want
+	}{
+		{Spec{Name: "listener opened for the check", Target: ip("10.0.0.2"), Port: 8080, TargetNetns: server},
+			want{true, "connected to 10.0.0.2:8080"}},
+		{Spec{Name: "existing listener", Target: ip("10.0.0.2"), Port: 9090, TargetNetns: server},
+			want{true, "connected to 10.0.0.2:9090"}},
+		{Spec{Name: "closed port", Target: ip("10.0.0.2"), Port: 8081},
+			want{false, "connection to 10.0.0.2:8081 refused"}},
+		{Spec{Name: "closed port expected blocked", Target: ip("10.0.0.2"), Port: 8081, Expect: ExpectFail},
+			want{true, "blocked as expected: connection to 10.0.0.2:8081 refused"}},
+		{Spec{Name: "nobody has the address", Target: ip("10.0.0.99"), Port: 80, Timeout: short, Expect: ExpectFail},
+			want{true, "blocked as expected: no answer from 10.0.0.99:80 within 500ms"}},
+		{Spec{Name: "open port expected blocked", Target: ip("10.0.0.2"), Port: 8082, TargetNetns: server, Expect: ExpectFail},
+			want{false, "reachable, want blocked: connected"}},
+		{Spec{Name: "target not in target namespace", Target: ip("10.0.0.1"), Port: 8080, TargetNetns: server},
+			want{false, "10.0.0.1 is not an address of " + server}},
+		{Spec{Name: "no route", Target: ip("192.0.2.1"), Port: 80, Timeout: short},
+			want{false, "network is unreachable"}},
+	}
+	var specs []Spec
+	var wants []want
+	for _, tt := range tests {
+		tt.spec.FromNetns, tt.spec.Protocol = client, TCP
+		specs = append(specs, tt.spec)
+		wants = append(wants, tt.want)
+	}
+	results := checkResults(t, specs, wants)
+	if d := results[0].Detail; !strings.Contains(d, "listener opened") {
+		t.Errorf("listener opened: detail %q", d)
+	}
+	if d := results[1].Detail; !strings.Contains(d, "existing listener") {
+		t.Errorf("existing listener: detail %q", d)
+	}
+	// The short-lived listener is gone after the check.
+	ln := ipJSONSockets(t, server, "8080")
+	if ln != 0 {
+		t.Errorf("%d sockets still on port 8080 in %s after the check", ln, server)
+	}
+}
+
+// ipJSONSockets counts listening TCP sockets on port in ns, using ss
+// (iproute2) as the independent view.
+func ipJSONSockets(t *testing.T, ns, port string) int {
+	t.Helper()
+	var n int
+	out := runOut(t, "ip", "netns", "exec", ns, "ss", "-Htln", "sport = :"+port)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.TrimSpace(line) != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestUDP(t *testing.T) {
+	client, server := twoHosts(t)
+	short := 500 * time.Millisecond
+	tests := []struct {
+		spec Spec
+		want want
+	}{
+		{Spec{Name: "echo responder opened for the check", Target: ip("10.0.0.2"), Port: 5353, TargetNetns: server},
+			want{true, "echo from 10.0.0.2:5353"}},
+		{Spec{Name: "closed port", Target: ip("10.0.0.2"), Port: 5354},
+			want{false, "port unreachable from 10.0.0.2:5354"}},
+		{Spec{Name: "nobody has the address", Target: ip("10.0.0.99"), Port: 53, Timeout: short, Expect: ExpectFail},
+			want{true, "blocked as expected"}},
+	}
+	var specs []Spec
+	var wants []want
+	for _, tt := range tests {
+		tt.spec.FromNetns, tt.spec.Protocol = client, UDP
+		specs = append(specs, tt.spec)
+		wants = append(wants, tt.want)
+	}
+	checkResults(t, specs, wants)
+}
+
+func TestMissingNamespace(t *testing.T) {
+	specs := []Spec{
+		{Name: "from missing", FromNetns: "chk-nonexistent-x", Protocol: ICMP, Target: ip("10.0.0.1")},
+		{Name: "target missing", FromNetns: "chk-nonexistent-x", Protocol: TCP, Target: ip("10.0.0.1"), Port: 80,
+			TargetNetns: "chk-nonexistent-y"},
+		{Name: "invalid", FromNetns: "x", Protocol: "sctp", Target: ip("10.0.0.1")},
+	}
+	wants := []want{
+		{false, "namespace chk-nonexistent-x does not exist: is the lab applied?"},
+		{false, "namespace chk-nonexistent-x does not exist"},
+		{false, `invalid check: unknown protocol "sctp"`},
+	}
+	checkResults(t, specs, wants)
+}
+
+func TestRunCancelledDoesNotHang(t *testing.T) {
+	client, _ := twoHosts(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	specs := []Spec{
+		{Name: "icmp", FromNetns: client, Protocol: ICMP, Target: ip("10.0.0.99"), Timeout: time.Hour},
+		{Name: "tcp", FromNetns: client, Protocol: TCP, Target: ip("10.0.0.99"), Port: 1, Timeout: time.Hour},
+		{Name: "udp", FromNetns: client, Protocol: UDP, Target: ip("10.0.0.99"), Port: 1, Timeout: time.Hour},
+		{Name: "arp", FromNetns: client, Protocol: ARP, Target: ip("10.0.0.99"), Timeout: time.Hour},
+	}
+	for _, r := range Run(ctx, specs, 1) {
+		if r.Pass {
+			t.Errorf("%s passed under a cancelled context: %s", r.Name, r.Reason)
+		}
+	}
+}

@@ -1,0 +1,151 @@
+// Package check runs the probes behind a lab's [check:] sections: ICMP
+// echo, TCP connect, UDP echo and ARP resolution, each from inside the
+// namespace of the node it starts at, all in-process (no ping or nc).
+//
+// A probe opens its socket inside the namespace through nsrun and then
+// uses it from an ordinary goroutine: a socket keeps the namespace it was
+// created in.
+package check
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Protocols a check can probe with.
+const (
+	ICMP = "icmp"
+	TCP  = "tcp"
+	UDP  = "udp"
+	ARP  = "arp"
+)
+
+// Expectations.
+const (
+	ExpectPass = "pass"
+	ExpectFail = "fail"
+)
+
+// Defaults for zero fields of a Spec.
+const (
+	DefaultTimeout   = 2 * time.Second
+	DefaultICMPCount = 3
+	// icmpInterval separates echo requests of one icmp check.
+	icmpInterval = 200 * time.Millisecond
+)
+
+// Spec is one resolved check: node names are already turned into kernel
+// namespace names and addresses.
+type Spec struct {
+	Name      string     `json:"name"`
+	FromNetns string     `json:"from_netns"` // kernel namespace name, e.g. lab-client
+	Protocol  string     `json:"protocol"`   // icmp tcp udp arp
+	Target    netip.Addr `json:"target"`
+	Port      uint16     `json:"port,omitempty"` // tcp, udp
+	// TargetNetns is the namespace owning Target (tcp, udp). When set and
+	// nothing listens at Target:Port there, the check opens a listener
+	// (tcp) or an echo responder (udp) in it for its duration. For arp it
+	// only serves to name answering MACs.
+	TargetNetns string `json:"target_netns,omitempty"`
+	Expect      string `json:"expect"` // pass (default) or fail
+	// Count is the number of echo requests (icmp; default 3).
+	Count int `json:"count,omitempty"`
+	// MaxLoss is the fraction (0..1) of echo requests that may go
+	// unanswered for an icmp check to count as reachable.
+	MaxLoss float64 `json:"max_loss,omitempty"`
+	// Timeout bounds the wait: per check for tcp, udp and arp, after the
+	// last echo request for icmp. Default 2s.
+	Timeout time.Duration `json:"timeout_ns,omitempty"`
+	// AnswerMAC (arp) is the only MAC that may answer. With Expect=pass and
+	// no AnswerMAC any answer passes; with Expect=fail and no AnswerMAC,
+	// the check passes only if nobody answers; with Expect=fail and an
+	// AnswerMAC, it passes if that MAC does not answer.
+	AnswerMAC net.HardwareAddr `json:"answer_mac,omitempty"`
+	// Interface (arp) of FromNetns to send from; default: the interface of
+	// the route to Target.
+	Interface string `json:"interface,omitempty"`
+	// Labels names MACs in reasons (arp), e.g. "02:00:00:00:00:01" ->
+	// "fw:eth0". Lower-case colon form keys. MACs of TargetNetns's
+	// interfaces are labelled automatically.
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Validate reports every problem with s that would stop it from running.
+func (s Spec) Validate() error {
+	var errs []error
+	if s.Name == "" {
+		errs = append(errs, errors.New("no name"))
+	}
+	if s.FromNetns == "" {
+		errs = append(errs, errors.New("no from namespace"))
+	}
+	if !s.Target.IsValid() {
+		errs = append(errs, errors.New("no target address"))
+	}
+	switch s.Protocol {
+	case ICMP:
+	case TCP, UDP:
+		if s.Port == 0 {
+			errs = append(errs, fmt.Errorf("%s needs a port", s.Protocol))
+		}
+	case ARP:
+		if s.Target.IsValid() && !s.Target.Unmap().Is4() {
+			errs = append(errs, fmt.Errorf("arp needs an IPv4 target, not %s", s.Target))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown protocol %q (want icmp, tcp, udp or arp)", s.Protocol))
+	}
+	switch s.Expect {
+	case "", ExpectPass, ExpectFail:
+	default:
+		errs = append(errs, fmt.Errorf("unknown expect %q (want pass or fail)", s.Expect))
+	}
+	if s.Count < 0 {
+		errs = append(errs, fmt.Errorf("negative count %d", s.Count))
+	}
+	if s.MaxLoss < 0 || s.MaxLoss > 1 {
+		errs = append(errs, fmt.Errorf("max loss %v outside 0..1", s.MaxLoss))
+	}
+	if s.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("negative timeout %v", s.Timeout))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults fills zero fields.
+func (s Spec) withDefaults() Spec {
+	if s.Expect == "" {
+		s.Expect = ExpectPass
+	}
+	if s.Timeout == 0 {
+		s.Timeout = DefaultTimeout
+	}
+	if s.Protocol == ICMP && s.Count == 0 {
+		s.Count = DefaultICMPCount
+	}
+	s.Target = s.Target.Unmap()
+	return s
+}
+
+// budget is the longest s may run, with slack for namespace setup.
+func (s Spec) budget() time.Duration {
+	d := s.Timeout + time.Second
+	if s.Protocol == ICMP {
+		d += time.Duration(s.Count) * icmpInterval
+	}
+	return d
+}
+
+// targetString is Target, with the port for tcp and udp.
+func (s Spec) targetString() string {
+	if !s.Target.IsValid() {
+		return ""
+	}
+	if s.Protocol == TCP || s.Protocol == UDP {
+		return netip.AddrPortFrom(s.Target, s.Port).String()
+	}
+	return s.Target.String()
+}
