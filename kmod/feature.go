@@ -57,8 +57,8 @@ var Features = map[string]Feature{
 		Needs: []Need{{Config: "CONFIG_IPV6", Module: "ipv6", Probe: "ipv6"}}},
 }
 
-// Names returns the known feature names, sorted.
-func Names() []string {
+// Known returns the known feature names, sorted.
+func Known() []string {
 	names := make([]string, 0, len(Features))
 	for n := range Features {
 		names = append(names, n)

@@ -122,7 +122,7 @@ func TestProbeUnknownName(t *testing.T) {
 func TestSystemCheck(t *testing.T) {
 	needRoot(t)
 	noScratchLeft(t)
-	rep := System().Check(context.Background(), Names(), nil)
+	rep := System().Check(context.Background(), Known(), nil)
 	var b strings.Builder
 	rep.Write(&b)
 	t.Logf("doctor report:\n%s", b.String())
@@ -172,7 +172,7 @@ func TestEveryProbeAgreesWithConfig(t *testing.T) {
 	if cfg == nil {
 		t.Skip("no /proc/config.gz to compare with")
 	}
-	for _, name := range Names() {
+	for _, name := range Known() {
 		for _, n := range Features[name].Needs {
 			if n.Probe == "iptables" {
 				if _, err := exec.LookPath("iptables"); err != nil {

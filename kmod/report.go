@@ -156,7 +156,7 @@ type MissingError struct {
 
 func (e *MissingError) Error() string {
 	if e.Unknown {
-		return fmt.Sprintf("kernel feature %q: unknown (known: %s)", e.Feature, strings.Join(Names(), ", "))
+		return fmt.Sprintf("kernel feature %q: unknown (known: %s)", e.Feature, strings.Join(Known(), ", "))
 	}
 	what := "kernel feature " + e.Feature
 	if m, ok := strings.CutPrefix(e.Feature, "kmod:"); ok {
