@@ -1,0 +1,137 @@
+package loader
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// KnownTypes are the section types of language v1, sorted.
+var KnownTypes = []string{
+	"arp", "bridge", "check", "filter", "host", "kmod", "netns",
+	"nfqueue", "pipeline", "service", "veth", "vxlan",
+}
+
+func knownType(t string) bool {
+	i := sort.SearchStrings(KnownTypes, t)
+	return i < len(KnownTypes) && KnownTypes[i] == t
+}
+
+// rawOpt is one key as written, before interpolation. value holds the
+// continuation lines joined with "\n", as ConfigParser joins them.
+type rawOpt struct {
+	key   string
+	value string
+	line  int
+}
+
+// rawSection is a section as written in one file.
+type rawSection struct {
+	id    string // "type:name", or the header as written when invalid
+	typ   string
+	name  string
+	line  int
+	opts  []rawOpt
+	index map[string]int // key -> position in opts
+}
+
+func (s *rawSection) lookup(key string) (rawOpt, bool) {
+	i, ok := s.index[key]
+	if !ok {
+		return rawOpt{}, false
+	}
+	return s.opts[i], true
+}
+
+// rawFile is one parsed file, INI or YAML, before resolution.
+type rawFile struct {
+	path     string // as given, for positions
+	abs      string // absolute, for identity and __file__
+	dir      string // absolute directory, for here
+	defaults *rawSection
+	sections []*rawSection          // valid sections in file order
+	byID     map[string]*rawSection // "type:name" -> section
+	topDefs  map[string]string      // resolved [DEFAULT] when loaded at top level
+	topBad   map[string]bool        // [DEFAULT] keys that failed to resolve
+	errs     []*Error               // parse errors
+}
+
+func newRawFile(path, abs, dir string) *rawFile {
+	return &rawFile{
+		path:     path,
+		abs:      abs,
+		dir:      dir,
+		defaults: &rawSection{id: "DEFAULT", index: map[string]int{}},
+		byID:     map[string]*rawSection{},
+	}
+}
+
+func (f *rawFile) errorf(line int, section, format string, args ...any) {
+	f.errs = append(f.errs, &Error{
+		Pos:     Pos{File: f.path, Line: line},
+		Section: section,
+		Err:     fmt.Errorf(format, args...),
+	})
+}
+
+// openSection starts the section named by header at line and returns where
+// its keys go: the [DEFAULT] section, a new section, or a detached section
+// when the header is invalid (its keys are then parsed and dropped; the
+// error is already reported).
+func (f *rawFile) openSection(header string, line int) *rawSection {
+	if header == "DEFAULT" {
+		return f.defaults
+	}
+	colon := strings.IndexByte(header, ':')
+	if colon < 0 {
+		f.errorf(line, header, "section has no type (want [type:name], types: %s)", strings.Join(KnownTypes, " "))
+		return detached(header)
+	}
+	typ, name := header[:colon], pyTrim(header[colon+1:])
+	switch {
+	case typ == "":
+		f.errorf(line, header, "section has no type (want [type:name], types: %s)", strings.Join(KnownTypes, " "))
+		return detached(header)
+	case !knownType(typ):
+		f.errorf(line, header, "unknown section type %q (types: %s)", typ, strings.Join(KnownTypes, " "))
+		return detached(header)
+	case name == "":
+		f.errorf(line, header, "section has no name (want [%s:name])", typ)
+		return detached(header)
+	}
+	id := typ + ":" + name
+	if first, ok := f.byID[id]; ok {
+		f.errorf(line, id, "duplicate section (first at %s:%d)", f.path, first.line)
+		return detached(id)
+	}
+	s := &rawSection{id: id, typ: typ, name: name, line: line, index: map[string]int{}}
+	f.byID[id] = s
+	f.sections = append(f.sections, s)
+	return s
+}
+
+// addOpt records key in s, refusing duplicates as ConfigParser's strict
+// mode does. It reports false when the key was refused.
+func (f *rawFile) addOpt(s *rawSection, key, value string, line int) bool {
+	if first, ok := s.index[key]; ok {
+		f.errorf(line, s.id, "duplicate key %q (first at line %d)", key, s.opts[first].line)
+		return false
+	}
+	if s == f.defaults {
+		switch {
+		case key == "here" || key == "__file__":
+			f.errorf(line, s.id, "%q is set by netcompose to the file's %s; choose another name", key, map[string]string{"here": "directory", "__file__": "path"}[key])
+			return false
+		case strings.HasPrefix(key, "set ") || strings.HasPrefix(key, "get "):
+			f.errorf(line, s.id, "%q: set and get belong in sections; in [DEFAULT] write %s = ...", key, pyTrim(key[4:]))
+			return false
+		}
+	}
+	s.index[key] = len(s.opts)
+	s.opts = append(s.opts, rawOpt{key: key, value: value, line: line})
+	return true
+}
+
+func detached(id string) *rawSection {
+	return &rawSection{id: id, index: map[string]int{}}
+}

@@ -1,0 +1,358 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// loader resolves one top-level file and the files it reaches through
+// use = config:....
+type loader struct {
+	read  func(path string) ([]byte, error)
+	files map[string]*rawFile // by absolute path; nil value: unreadable
+	errs  []error
+	seen  map[string]bool // reported error texts, so each is reported once
+}
+
+// link is one section on the current use chain.
+type link struct {
+	f *rawFile
+	s *rawSection
+}
+
+// ordered is a list of values keyed by name that keeps the first position
+// of a key when a later definition replaces it (Python dict update order).
+type ordered struct {
+	vals  []Value
+	index map[string]int
+}
+
+func (o *ordered) put(v Value) {
+	if i, ok := o.index[v.Key]; ok {
+		o.vals[i] = v
+		return
+	}
+	if o.index == nil {
+		o.index = map[string]int{}
+	}
+	o.index[v.Key] = len(o.vals)
+	o.vals = append(o.vals, v)
+}
+
+func (o *ordered) take(key string) (Value, bool) {
+	i, ok := o.index[key]
+	if !ok {
+		return Value{}, false
+	}
+	v := o.vals[i]
+	o.vals = append(o.vals[:i:i], o.vals[i+1:]...)
+	delete(o.index, key)
+	for j := i; j < len(o.vals); j++ {
+		o.index[o.vals[j].Key] = j
+	}
+	return v, true
+}
+
+func (o *ordered) has(key string) bool { _, ok := o.index[key]; return ok }
+
+// result is a section resolved through its use chain.
+type result struct {
+	values ordered // local_conf in PasteDeploy's terms
+	sets   ordered // global overrides from set, the using section's winning
+	use    string  // builtin:KIND, when the chain ends in one
+}
+
+func (l *loader) report(f *rawFile, line int, section string, err error) {
+	if errors.Is(err, errBroken) {
+		return
+	}
+	e := &Error{Pos: Pos{File: f.path, Line: line}, Section: section, Err: err}
+	key := e.Error()
+	if l.seen[key] {
+		return
+	}
+	l.seen[key] = true
+	l.errs = append(l.errs, e)
+}
+
+// defaults resolves the [DEFAULT] of f as PasteDeploy's
+// NicerConfigParser.defaults does: each value interpolated against
+// [DEFAULT] itself plus here and __file__ of f. For a file reached through
+// use = config:..., outer holds the globals of the using section; they fill
+// names f's own [DEFAULT] lacks (ConfigLoader.update_defaults with
+// overwrite=False) and are taken as already resolved.
+func (l *loader) defaults(f *rawFile, outer map[string]string) (map[string]string, map[string]bool) {
+	if outer == nil && f.topDefs != nil {
+		return f.topDefs, f.topBad
+	}
+	defs := make(map[string]string, len(f.defaults.opts)+2+len(outer))
+	bad := map[string]bool{}
+	ip := newInterp(func(name string) (entry, bool) {
+		if bad[name] {
+			return entry{broken: true}, true
+		}
+		if o, ok := f.defaults.lookup(name); ok {
+			return entry{raw: o.value}, true
+		}
+		switch name {
+		case "here":
+			return entry{raw: f.dir, literal: true}, true
+		case "__file__":
+			return entry{raw: f.abs, literal: true}, true
+		}
+		v, ok := outer[name]
+		return entry{raw: v, literal: true}, ok
+	})
+	for _, o := range f.defaults.opts {
+		v, err := ip.value(o.key)
+		if err != nil {
+			l.report(f, o.line, "DEFAULT", fmt.Errorf("%s: %w", o.key, err))
+			bad[o.key] = true
+			continue
+		}
+		if v == "" && o.value != "" {
+			// NicerConfigParser.defaults keeps `get(...) or raw`, so an
+			// empty result silently turns back into the raw text.
+			l.report(f, o.line, "DEFAULT", fmt.Errorf("%s: %q resolves to an empty value, which PasteDeploy replaces with the raw text; write %s = (empty) instead", o.key, o.value, o.key))
+		}
+		defs[o.key] = v
+	}
+	for k, v := range outer {
+		if _, ok := defs[k]; !ok && !bad[k] {
+			defs[k] = v
+		}
+	}
+	defs["here"] = f.dir
+	defs["__file__"] = f.abs
+	if outer == nil {
+		f.topDefs, f.topBad = defs, bad
+	}
+	return defs, bad
+}
+
+// resolve is PasteDeploy's ConfigLoader.get_context for section s of f,
+// with outer the global_conf handed down by a using section (nil at the
+// top level), plus the checks where PasteDeploy silently goes wrong.
+func (l *loader) resolve(f *rawFile, s *rawSection, outer map[string]string, chain []link) *result {
+	defs, bad := l.defaults(f, outer)
+	gc := make(map[string]string, len(outer)+len(defs))
+	for k, v := range outer {
+		gc[k] = v
+	}
+	for k, v := range defs {
+		gc[k] = v
+	}
+	ip := newInterp(func(name string) (entry, bool) {
+		if o, ok := s.lookup(name); ok {
+			return entry{raw: o.value}, true
+		}
+		if bad[name] {
+			return entry{broken: true}, true
+		}
+		v, ok := defs[name]
+		return entry{raw: v, literal: true}, ok
+	})
+	res := &result{}
+	var local ordered
+	type get struct {
+		key, global string
+		line        int
+	}
+	var gets []get
+	for _, o := range s.opts {
+		v, err := ip.value(o.key)
+		if err != nil {
+			l.report(f, o.line, s.id, fmt.Errorf("%s: %w", o.key, err))
+			continue
+		}
+		pos := Pos{File: f.path, Line: o.line}
+		switch {
+		case strings.HasPrefix(o.key, "set "), strings.HasPrefix(o.key, "get "):
+			name := pyTrim(o.key[4:])
+			if name == "" {
+				l.report(f, o.line, s.id, fmt.Errorf("%q names no global", o.key))
+				continue
+			}
+			if o.key[0] == 's' {
+				gc[name] = v
+				res.sets.put(Value{Key: name, Value: v, Pos: pos})
+			} else {
+				gets = append(gets, get{key: name, global: v, line: o.line})
+			}
+		default:
+			if _, ok := defs[o.key]; ok {
+				l.report(f, o.line, s.id, shadowed(o.key, o.value))
+				continue
+			}
+			local.put(Value{Key: o.key, Value: v, Pos: pos})
+		}
+	}
+	for _, g := range gets {
+		v, ok := gc[g.global]
+		if !ok {
+			if !bad[g.global] {
+				l.report(f, g.line, s.id, fmt.Errorf("get %s = %s: no global %q", g.key, g.global, g.global))
+			}
+			continue
+		}
+		if ov, ok := outer[g.global]; ok && ov != v && !res.sets.has(g.global) && g.global != "here" && g.global != "__file__" {
+			user := chain[len(chain)-1].s.id
+			l.report(f, g.line, s.id, fmt.Errorf("get %s = %s: PasteDeploy reads %s = %q from [DEFAULT] of %s here, not %q as [%s] sees it; move the get into [%s]", g.key, g.global, g.global, v, f.path, ov, user, user))
+			continue
+		}
+		local.put(Value{Key: g.key, Value: v, Pos: Pos{File: f.path, Line: g.line}})
+	}
+	use, ok := local.take("use")
+	if !ok {
+		res.values = local
+		return res
+	}
+	inner := l.use(f, s, use, gc, chain)
+	if inner == nil {
+		res.values = local
+		return res
+	}
+	for _, v := range local.vals {
+		inner.values.put(v)
+	}
+	for _, v := range res.sets.vals {
+		inner.sets.put(v)
+	}
+	return inner
+}
+
+func shadowed(key, raw string) error {
+	v := raw
+	if v == "" || strings.ContainsRune(v, '\n') || len(v) > 40 {
+		v = "v"
+	}
+	return fmt.Errorf("%q is also a [DEFAULT] key, and PasteDeploy silently ignores it in a section; use \"set %s = %s\" to override [DEFAULT]", key, key, v)
+}
+
+var schemeRE = regexp.MustCompile(`^[a-zA-Z]+:`)
+
+// use follows use = VALUE of section s in f: builtin:KIND ends the chain,
+// config:PATH#NAME continues in another file, any other value names a
+// section of the same type in f.
+func (l *loader) use(f *rawFile, s *rawSection, use Value, gc map[string]string, chain []link) *result {
+	line := use.Pos.Line
+	f2, name := f, use.Value
+	if schemeRE.MatchString(use.Value) {
+		scheme, rest, _ := strings.Cut(use.Value, ":")
+		switch strings.ToLower(scheme) {
+		case "builtin":
+			if rest == "" {
+				l.report(f, line, s.id, fmt.Errorf("use = %s: builtin: needs a kind", use.Value))
+				return nil
+			}
+			return &result{use: use.Value}
+		case "config":
+			p, n, found := strings.Cut(rest, "#")
+			name = "main"
+			if found {
+				name = n
+			}
+			if u, err := url.PathUnescape(p); err == nil {
+				p = u
+			}
+			p = pyTrim(strings.ReplaceAll(p, "\\", "/"))
+			if p == "" {
+				l.report(f, line, s.id, fmt.Errorf("use = %s: config: needs a file", use.Value))
+				return nil
+			}
+			f2 = l.include(f, p, line, s.id, use.Value)
+			if f2 == nil {
+				return nil
+			}
+		default:
+			l.report(f, line, s.id, fmt.Errorf("use = %s: unknown scheme %q (want a section name, config:PATH#NAME or builtin:KIND)", use.Value, scheme))
+			return nil
+		}
+	}
+	if name == "" {
+		l.report(f, line, s.id, errors.New("use is empty"))
+		return nil
+	}
+	s2 := f2.byID[s.typ+":"+name]
+	if s2 == nil {
+		l.report(f, line, s.id, fmt.Errorf("use = %s: no section [%s:%s] in %s", use.Value, s.typ, name, f2.path))
+		return nil
+	}
+	chain = append(chain, link{f, s})
+	for i, c := range chain {
+		if c.f == f2 && c.s == s2 {
+			l.cycle(chain[i:])
+			return nil
+		}
+	}
+	return l.resolve(f2, s2, gc, chain)
+}
+
+// cycle reports a use cycle once, at the use line of its first section in
+// file order, whichever section the resolution started from.
+func (l *loader) cycle(nodes []link) {
+	first := 0
+	for i, n := range nodes {
+		a, b := n, nodes[first]
+		if a.f.abs < b.f.abs || (a.f.abs == b.f.abs && a.s.line < b.s.line) {
+			first = i
+		}
+	}
+	start := nodes[first]
+	var b strings.Builder
+	b.WriteString("use cycle: ")
+	for i := range len(nodes) + 1 {
+		n := nodes[(first+i)%len(nodes)]
+		if i > 0 {
+			b.WriteString(" -> ")
+		}
+		b.WriteString("[" + n.s.id + "]")
+		if n.f != start.f {
+			b.WriteString(" (" + n.f.path + ")")
+		}
+	}
+	o, _ := start.s.lookup("use")
+	l.report(start.f, o.line, start.s.id, errors.New(b.String()))
+}
+
+// include loads the file a use = config:PATH names, relative to f.
+func (l *loader) include(f *rawFile, p string, line int, section, use string) *rawFile {
+	shown, abs := p, p
+	if !filepath.IsAbs(p) {
+		shown = filepath.Join(filepath.Dir(f.path), p)
+		abs = filepath.Join(f.dir, p)
+	}
+	if g, ok := l.files[abs]; ok {
+		if g == nil {
+			l.report(f, line, section, fmt.Errorf("use = %s: cannot read %s", use, shown))
+		}
+		return g
+	}
+	data, err := l.read(abs)
+	if err != nil {
+		l.files[abs] = nil
+		l.report(f, line, section, fmt.Errorf("use = %s: %w", use, err))
+		return nil
+	}
+	return l.parse(shown, abs, data)
+}
+
+func (l *loader) parse(shown, abs string, data []byte) *rawFile {
+	f := newRawFile(shown, abs, filepath.Dir(abs))
+	l.files[abs] = f
+	switch strings.ToLower(filepath.Ext(abs)) {
+	case ".yaml", ".yml":
+		parseYAML(f, data)
+	default:
+		parseINI(f, data)
+	}
+	for _, e := range f.errs {
+		l.seen[e.Error()] = true
+		l.errs = append(l.errs, e)
+	}
+	return f
+}
