@@ -1,0 +1,51 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+
+	"github.com/netcompose/netcompose/compose"
+	"github.com/netcompose/netcompose/compose/nsrun"
+)
+
+// Stdio is where an executed program reads and writes; nil means
+// /dev/null, as in os/exec.
+type Stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// Exec runs argv inside the node's namespace and returns its exit code.
+// The program is forked from a thread that sits in the namespace, so it
+// starts there; only the network namespace changes (the mount namespace,
+// and so /sys, stays the caller's). err is for failures to start it.
+func Exec(ctx context.Context, lab, node string, argv []string, stdio Stdio) (exitCode int, err error) {
+	if len(argv) == 0 {
+		return -1, errors.New("exec: no command")
+	}
+	rec, err := loadRecord(lab)
+	if err != nil {
+		return -1, err
+	}
+	name := compose.NamespaceName(lab, node)
+	if !rec.has(node) || !namespaceExists(lab, node) {
+		return -1, fmt.Errorf("exec: lab %s has no node %s", lab, node)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+	if err := nsrun.Do(nsrun.Path(name), cmd.Start); err != nil {
+		return -1, fmt.Errorf("exec %s in %s: %w", argv[0], node, err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("exec %s in %s: %w", argv[0], node, err)
+	}
+	return 0, nil
+}

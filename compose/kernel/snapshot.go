@@ -1,0 +1,77 @@
+package kernel
+
+import (
+	"fmt"
+
+	"github.com/netcompose/netcompose/compose"
+	"github.com/vishvananda/netlink"
+)
+
+// snapshot is what one node's namespace holds, dumped once per Observe;
+// drivers derive their resources from it.
+type snapshot struct {
+	node    string
+	byIndex map[int]netlink.Link
+	owned   map[int]mark // the lab's links by ifindex
+	addrs   []netlink.Addr
+	routes  []netlink.Route
+	neighs  []netlink.Neigh
+	sysctls map[string]string // key -> value, for the keys asked for
+}
+
+// mark is the ownership mark of a link, from its alias.
+type mark struct {
+	kind compose.Kind
+	name string
+}
+
+func (s *session) snapshot(node string, sysctlKeys []string) (*snapshot, error) {
+	h, err := s.handle(node)
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{node: node, byIndex: map[int]netlink.Link{}, owned: map[int]mark{}}
+	links, err := dump(h.LinkList)
+	if err != nil {
+		return nil, fmt.Errorf("netns %s: links: %w", s.nsName(node), err)
+	}
+	for _, l := range links {
+		a := l.Attrs()
+		snap.byIndex[a.Index] = l
+		if k, name, ok := s.owner(a.Alias); ok {
+			snap.owned[a.Index] = mark{k, name}
+		}
+	}
+	if len(snap.owned) > 0 {
+		// Addresses and neighbours are the lab's only on its links.
+		snap.addrs, err = dump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
+		if err != nil {
+			return nil, fmt.Errorf("netns %s: addresses: %w", s.nsName(node), err)
+		}
+		snap.neighs, err = dump(func() ([]netlink.Neigh, error) { return h.NeighList(0, netlink.FAMILY_ALL) })
+		if err != nil {
+			return nil, fmt.Errorf("netns %s: neighbours: %w", s.nsName(node), err)
+		}
+	}
+	snap.routes, err = dump(func() ([]netlink.Route, error) {
+		return h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Protocol: RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("netns %s: routes: %w", s.nsName(node), err)
+	}
+	if len(sysctlKeys) > 0 {
+		snap.sysctls, err = s.readSysctls(node, sysctlKeys)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return snap, nil
+}
+
+// ifname is the name of the link with index i in the snapshot, or "".
+func (sn *snapshot) ifname(i int) string {
+	if l, ok := sn.byIndex[i]; ok {
+		return l.Attrs().Name
+	}
+	return ""
+}

@@ -1,0 +1,195 @@
+package kernel
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+
+	"github.com/netcompose/netcompose/compose"
+	"github.com/vishvananda/netlink"
+)
+
+// vethDriver manages veth pairs. Both ends carry the alias
+// netcompose:<lab>:veth:<name>, which is how the observer pairs them.
+type vethDriver struct{}
+
+func (vethDriver) observe(s *session, snaps []*snapshot, desired []compose.Resource) ([]compose.Resource, error) {
+	type end struct {
+		node, ifname string
+		mtu          int
+	}
+	ends := map[string][]end{}
+	for _, sn := range snaps {
+		for idx, m := range sn.owned {
+			if m.kind != compose.KindVeth {
+				continue
+			}
+			a := sn.byIndex[idx].Attrs()
+			ends[m.name] = append(ends[m.name], end{sn.node, a.Name, a.MTU})
+		}
+	}
+	want := map[string]compose.Resource{}
+	for _, r := range desired {
+		if r.Kind == compose.KindVeth {
+			want[r.Name] = r
+		}
+	}
+	var out []compose.Resource
+	for name, es := range ends {
+		sort.Slice(es, func(i, j int) bool {
+			if es[i].node != es[j].node {
+				return es[i].node < es[j].node
+			}
+			return es[i].ifname < es[j].ifname
+		})
+		// Name the ends as the file does when they match it.
+		if d, ok := want[name]; ok && len(es) == 2 &&
+			es[1].node == d.Attrs["a.node"] && es[1].ifname == d.Attrs["a.ifname"] {
+			es[0], es[1] = es[1], es[0]
+		}
+		r := compose.Resource{Kind: compose.KindVeth, Name: name, Attrs: map[string]string{
+			"a.node": es[0].node, "a.ifname": es[0].ifname, "mtu": strconv.Itoa(es[0].mtu),
+		}}
+		if len(es) > 1 {
+			r.Attrs["b.node"], r.Attrs["b.ifname"] = es[1].node, es[1].ifname
+			if es[1].mtu != es[0].mtu {
+				// Never equal to a desired value: an update sets both.
+				r.Attrs["mtu"] = fmt.Sprintf("%d,%d", es[0].mtu, es[1].mtu)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (vethDriver) create(s *session, r compose.Resource) error {
+	an, ai, bn, bi := r.Attrs["a.node"], r.Attrs["a.ifname"], r.Attrs["b.node"], r.Attrs["b.ifname"]
+	mtu, err := mtuAttr(r)
+	if err != nil {
+		return err
+	}
+	ca, err := s.conn(an)
+	if err != nil {
+		return err
+	}
+	alias := s.alias(compose.KindVeth, r.Name)
+	v := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: ai, MTU: mtu, Flags: net.FlagUp},
+		PeerName:  bi,
+		PeerMTU:   uint32(mtu),
+	}
+	cb := ca
+	if bn != an {
+		// Create the peer straight in its namespace: moving it there
+		// afterwards costs about 25 times more.
+		if cb, err = s.conn(bn); err != nil {
+			return err
+		}
+		v.PeerNamespace = netlink.NsFd(int(cb.ns))
+	}
+	if err := ca.h.LinkAdd(v); err != nil {
+		return fmt.Errorf("veth %s: create: %w", r.Name, err)
+	}
+	// Read both ends back for their index and mark them: the kernel
+	// ignores IFLA_IFALIAS when it creates a link. The peer goes up here
+	// (its create info has no flags).
+	la, err := ca.h.LinkByName(ai)
+	if err != nil {
+		return fmt.Errorf("veth %s: read back %s: %w", r.Name, ai, err)
+	}
+	s.learn(an, ai, la.Attrs().Index)
+	if err := ca.h.LinkSetAlias(la, alias); err != nil {
+		return fmt.Errorf("veth %s: mark %s: %w", r.Name, ai, err)
+	}
+	lb, err := cb.h.LinkByName(bi)
+	if err != nil {
+		return fmt.Errorf("veth %s: read back %s: %w", r.Name, bi, err)
+	}
+	s.learn(bn, bi, lb.Attrs().Index)
+	if err := cb.h.LinkSetAlias(lb, alias); err != nil {
+		return fmt.Errorf("veth %s: mark %s: %w", r.Name, bi, err)
+	}
+	if err := cb.h.LinkSetUp(lb); err != nil {
+		return fmt.Errorf("veth %s: up %s: %w", r.Name, bi, err)
+	}
+	return nil
+}
+
+func (vethDriver) update(s *session, before, after compose.Resource) error {
+	mtu, err := mtuAttr(after)
+	if err != nil || mtu == 0 {
+		return err
+	}
+	for _, e := range after.Ends() {
+		if err := setMTU(s, e, mtu); err != nil {
+			return fmt.Errorf("veth %s: %w", after.Name, err)
+		}
+	}
+	return nil
+}
+
+func (vethDriver) delete(s *session, r compose.Resource) error {
+	ends := r.Ends()
+	defer func() {
+		for _, e := range ends {
+			s.unlearn(e.Node, e.Ifname)
+		}
+	}()
+	// Deleting one end deletes the pair; take the first end still there.
+	var lastErr error
+	for _, e := range ends {
+		if e.Node == "" || !namespaceExists(s.lab, e.Node) {
+			continue
+		}
+		err := delLink(s, e)
+		if err == nil {
+			return nil
+		}
+		lastErr = err
+	}
+	if lastErr != nil && !gone(lastErr) {
+		return fmt.Errorf("veth %s: delete: %w", r.Name, lastErr)
+	}
+	return nil
+}
+
+func delLink(s *session, e compose.End) error {
+	l, err := s.link(e.Node, e.Ifname)
+	if err != nil {
+		return err
+	}
+	h, err := s.handle(e.Node)
+	if err != nil {
+		return err
+	}
+	return h.LinkDel(l)
+}
+
+func setMTU(s *session, e compose.End, mtu int) error {
+	l, err := s.link(e.Node, e.Ifname)
+	if err != nil {
+		return err
+	}
+	h, err := s.handle(e.Node)
+	if err != nil {
+		return err
+	}
+	if err := h.LinkSetMTU(l, mtu); err != nil {
+		return fmt.Errorf("%s mtu %d: %w", e.Ifname, mtu, err)
+	}
+	return nil
+}
+
+// mtuAttr parses the mtu attribute; 0 when absent (kernel default).
+func mtuAttr(r compose.Resource) (int, error) {
+	v, ok := r.Attrs["mtu"]
+	if !ok || v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s: bad mtu %q", r.ID(), v)
+	}
+	return n, nil
+}
