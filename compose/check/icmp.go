@@ -158,6 +158,8 @@ func probeICMP(ctx context.Context, s Spec) Result {
 	}
 	var cause string
 	switch {
+	case r.Received == 0 && sendErr == nil && lastErr == "":
+		cause = withHint(s, fmt.Sprintf("no reply from %s within %s (%d/%d lost)", s.Target, s.Timeout, lost, r.Sent), "")
 	case r.Received == 0:
 		cause = fmt.Sprintf("no reply from %s within %s (%d/%d lost)", s.Target, s.Timeout, lost, r.Sent)
 	default:

@@ -110,13 +110,17 @@ func (l *testLab) addr(ns, ifname, cidr string) {
 	}
 }
 
-func (l *testLab) route(ns, dst, ifname string) {
+// route adds dst dev ifname [via gw].
+func (l *testLab) route(ns, dst, ifname string, gw ...string) {
 	l.t.Helper()
 	_, n, err := net.ParseCIDR(dst)
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	r := &netlink.Route{Dst: n, LinkIndex: l.link(ns, ifname).Attrs().Index}
+	if len(gw) > 0 {
+		r.Gw = net.ParseIP(gw[0])
+	}
 	if err := l.handle(ns).RouteAdd(r); err != nil {
 		l.t.Fatalf("%s: route %s dev %s: %v", ns, dst, ifname, err)
 	}
@@ -187,13 +191,13 @@ func mustMAC(t *testing.T, s string) net.HardwareAddr {
 var ip = netip.MustParseAddr
 
 // twoHosts builds client 10.0.0.1/24 eth0 <-> server 10.0.0.2/24 eth0.
-func twoHosts(t *testing.T) (client, server string) {
-	l := newTestLab(t)
+func twoHosts(t *testing.T) (l *testLab, client, server string) {
+	l = newTestLab(t)
 	client, server = l.netns("client"), l.netns("server")
 	l.veth(client, "eth0", server, "eth0")
 	l.addr(client, "eth0", "10.0.0.1/24")
 	l.addr(server, "eth0", "10.0.0.2/24")
-	return client, server
+	return l, client, server
 }
 
 func runOut(t *testing.T, name string, args ...string) string {

@@ -36,7 +36,8 @@ func checkResults(t *testing.T, specs []Spec, wants []want) []Result {
 }
 
 func TestICMP(t *testing.T) {
-	client, server := twoHosts(t)
+	l, client, server := twoHosts(t)
+	l.route(client, "198.51.100.0/24", "eth0", "10.0.0.50") // a gateway nobody is
 	short := 500 * time.Millisecond
 
 	// Independent view: the server really holds the address we ping.
@@ -59,7 +60,9 @@ func TestICMP(t *testing.T) {
 		{Spec{Name: "own address answers", Protocol: ICMP, Target: ip("10.0.0.1"), Count: 1},
 			want{true, "1/1 replies"}},
 		{Spec{Name: "nobody has the address", Protocol: ICMP, Target: ip("10.0.0.99"), Count: 2, Timeout: short},
-			want{false, "no reply from 10.0.0.99 within 500ms (2/2 lost)"}},
+			want{false, "no reply from 10.0.0.99 within 500ms (2/2 lost) (target 10.0.0.99 did not answer ARP on eth0)"}},
+		{Spec{Name: "gateway missing", Protocol: ICMP, Target: ip("198.51.100.7"), Count: 1, Timeout: short},
+			want{false, "(next hop 10.0.0.50 did not answer ARP on eth0)"}},
 		{Spec{Name: "no route", Protocol: ICMP, Target: ip("192.0.2.1"), Count: 1, Timeout: short},
 			want{false, "network is unreachable"}},
 		{Spec{Name: "expect fail and nobody answers", Protocol: ICMP, Target: ip("10.0.0.99"), Count: 1, Timeout: short, Expect: ExpectFail},
@@ -81,7 +84,7 @@ func TestICMP(t *testing.T) {
 }
 
 func TestTCP(t *testing.T) {
-	client, server := twoHosts(t)
+	_, client, server := twoHosts(t)
 	short := 500 * time.Millisecond
 
 	// A listener that exists before the check: the check must use it, not
@@ -103,6 +106,8 @@ func TestTCP(t *testing.T) {
 	}{
 		{Spec{Name: "listener opened for the check", Target: ip("10.0.0.2"), Port: 8080, TargetNetns: server},
 			want{true, "connected to 10.0.0.2:8080"}},
+		{Spec{Name: "same listener again, serialised", Target: ip("10.0.0.2"), Port: 8080, TargetNetns: server},
+			want{true, "connected to 10.0.0.2:8080"}},
 		{Spec{Name: "existing listener", Target: ip("10.0.0.2"), Port: 9090, TargetNetns: server},
 			want{true, "connected to 10.0.0.2:9090"}},
 		{Spec{Name: "closed port", Target: ip("10.0.0.2"), Port: 8081},
@@ -110,7 +115,7 @@ func TestTCP(t *testing.T) {
 		{Spec{Name: "closed port expected blocked", Target: ip("10.0.0.2"), Port: 8081, Expect: ExpectFail},
 			want{true, "blocked as expected: connection to 10.0.0.2:8081 refused"}},
 		{Spec{Name: "nobody has the address", Target: ip("10.0.0.99"), Port: 80, Timeout: short, Expect: ExpectFail},
-			want{true, "blocked as expected: no answer from 10.0.0.99:80 within 500ms"}},
+			want{true, "blocked as expected: no answer from 10.0.0.99:80 within 500ms (target 10.0.0.99 did not answer ARP on eth0)"}},
 		{Spec{Name: "open port expected blocked", Target: ip("10.0.0.2"), Port: 8082, TargetNetns: server, Expect: ExpectFail},
 			want{false, "reachable, want blocked: connected"}},
 		{Spec{Name: "target not in target namespace", Target: ip("10.0.0.1"), Port: 8080, TargetNetns: server},
@@ -126,10 +131,12 @@ func TestTCP(t *testing.T) {
 		wants = append(wants, tt.want)
 	}
 	results := checkResults(t, specs, wants)
-	if d := results[0].Detail; !strings.Contains(d, "listener opened") {
-		t.Errorf("listener opened: detail %q", d)
+	for _, r := range results[:2] {
+		if !strings.Contains(r.Detail, "listener opened") {
+			t.Errorf("%s: detail %q, want our own listener", r.Name, r.Detail)
+		}
 	}
-	if d := results[1].Detail; !strings.Contains(d, "existing listener") {
+	if d := results[2].Detail; !strings.Contains(d, "existing listener") {
 		t.Errorf("existing listener: detail %q", d)
 	}
 	// The short-lived listener is gone after the check.
@@ -154,7 +161,7 @@ func ipJSONSockets(t *testing.T, ns, port string) int {
 }
 
 func TestUDP(t *testing.T) {
-	client, server := twoHosts(t)
+	_, client, server := twoHosts(t)
 	short := 500 * time.Millisecond
 	tests := []struct {
 		spec Spec
@@ -193,7 +200,7 @@ func TestMissingNamespace(t *testing.T) {
 }
 
 func TestRunCancelledDoesNotHang(t *testing.T) {
-	client, _ := twoHosts(t)
+	_, client, _ := twoHosts(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	specs := []Spec{

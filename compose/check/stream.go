@@ -185,11 +185,11 @@ func connectFailure(s Spec, err error) string {
 	case errors.Is(err, unix.ECONNREFUSED):
 		return fmt.Sprintf("connection to %s refused (nothing listens, or a reject rule)", addr)
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return fmt.Sprintf("no answer from %s within %s (dropped, or no route back)", addr, s.Timeout)
+		return withHint(s, fmt.Sprintf("no answer from %s within %s", addr, s.Timeout), "dropped, or no route back")
 	case errors.Is(err, unix.ENETUNREACH):
 		return fmt.Sprintf("connect to %s: network is unreachable (no route in %s)", addr, s.FromNetns)
 	case errors.Is(err, unix.EHOSTUNREACH):
-		return fmt.Sprintf("connect to %s: no route to host (nobody answered ARP, or an unreachable came back)", addr)
+		return withHint(s, fmt.Sprintf("connect to %s: no route to host", addr), "")
 	}
 	return fmt.Sprintf("connect to %s: %v", addr, err)
 }
@@ -202,11 +202,11 @@ func exchangeFailure(s Spec, err error) string {
 	case errors.Is(err, unix.ECONNREFUSED):
 		return fmt.Sprintf("port unreachable from %s (nothing listens, or a reject rule)", addr)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Sprintf("no reply from %s within %s", addr, s.Timeout)
+		return withHint(s, fmt.Sprintf("no reply from %s within %s", addr, s.Timeout), "")
 	case errors.Is(err, unix.ENETUNREACH):
 		return fmt.Sprintf("send to %s: network is unreachable (no route in %s)", addr, s.FromNetns)
 	case errors.Is(err, unix.EHOSTUNREACH):
-		return fmt.Sprintf("send to %s: no route to host", addr)
+		return withHint(s, fmt.Sprintf("send to %s: no route to host", addr), "")
 	}
 	return fmt.Sprintf("exchange with %s: %v", addr, err)
 }
