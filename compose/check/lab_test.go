@@ -13,6 +13,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/netcompose/netcompose/compose/nsrun"
 )
@@ -111,6 +112,19 @@ func (l *testLab) addr(ns, ifname, cidr string) {
 }
 
 // route adds dst dev ifname [via gw].
+// addrNoDAD adds an IPv6 address usable at once (no duplicate detection).
+func (l *testLab) addrNoDAD(ns, ifname, cidr string) {
+	l.t.Helper()
+	a, err := netlink.ParseAddr(cidr)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	a.Flags = unix.IFA_F_NODAD
+	if err := l.handle(ns).AddrAdd(l.link(ns, ifname), a); err != nil {
+		l.t.Fatalf("%s/%s: addr %s: %v", ns, ifname, cidr, err)
+	}
+}
+
 func (l *testLab) route(ns, dst, ifname string, gw ...string) {
 	l.t.Helper()
 	_, n, err := net.ParseCIDR(dst)

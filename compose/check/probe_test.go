@@ -83,6 +83,19 @@ func TestICMP(t *testing.T) {
 	}
 }
 
+func TestICMPv6(t *testing.T) {
+	l, client, server := twoHosts(t)
+	l.addrNoDAD(client, "eth0", "2001:db8::1/64")
+	l.addrNoDAD(server, "eth0", "2001:db8::2/64")
+	checkResults(t, []Spec{
+		{Name: "v6 peer answers", FromNetns: client, Protocol: ICMP, Target: ip("2001:db8::2"), Count: 2},
+		{Name: "v6 nobody", FromNetns: client, Protocol: ICMP, Target: ip("2001:db8::99"), Count: 1, Timeout: 500 * time.Millisecond},
+	}, []want{
+		{true, "2/2 replies from 2001:db8::2"},
+		{false, "no reply from 2001:db8::99"},
+	})
+}
+
 func TestTCP(t *testing.T) {
 	_, client, server := twoHosts(t)
 	short := 500 * time.Millisecond
