@@ -4,10 +4,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/netcompose/netcompose/loader"
 )
 
 func TestConfig(t *testing.T) {
-	f := parseINI(t, "/labs/lab.ini", `
+	f, err := loader.Parse("/labs/lab.ini", []byte(`
 [DEFAULT]
 lab = demo
 mtu = 9000
@@ -20,7 +21,10 @@ endpoints = a:eth0 b:eth0
 [filter:log]
 use = builtin:log
 prefix = fw
-`)
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	lab, err := Build(f)
 	if err != nil {
 		t.Fatal(err)

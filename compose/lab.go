@@ -1,9 +1,11 @@
 package compose
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/netcompose/netcompose/loader"
@@ -108,8 +110,8 @@ func labName(f *loader.File) (string, []error) {
 	return name, nil
 }
 
-// flatten turns nested joins into one flat join, so callers see one error
-// per line.
+// flatten turns nested joins into one flat join, one error per problem,
+// ordered by file and line so the report reads like the file.
 func flatten(err error) error {
 	var out []error
 	var walk func(error)
@@ -123,6 +125,17 @@ func flatten(err error) error {
 		out = append(out, e)
 	}
 	walk(err)
+	pos := func(e error) loader.Pos {
+		var le *loader.Error
+		if errors.As(e, &le) {
+			return le.Pos
+		}
+		return loader.Pos{}
+	}
+	slices.SortStableFunc(out, func(a, b error) int {
+		pa, pb := pos(a), pos(b)
+		return cmp.Or(strings.Compare(pa.File, pb.File), cmp.Compare(pa.Line, pb.Line))
+	})
 	return errors.Join(out...)
 }
 

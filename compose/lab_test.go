@@ -11,7 +11,11 @@ import (
 
 func build(t *testing.T, text string) (*Lab, error) {
 	t.Helper()
-	return Build(parseINI(t, "/labs/lab.ini", text))
+	f, err := loader.Parse("/labs/lab.ini", []byte(text))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return Build(f)
 }
 
 func TestLabName(t *testing.T) {
@@ -146,8 +150,8 @@ from = b
 to = 10.0.0.1
 protocol = tcp
 `, []string{
-			`5: [check:c]: to: tcp checks need a port (10.0.0.1:PORT)`,
 			`4: [check:c]: from: no [netns:b] in this lab`,
+			`5: [check:c]: to: tcp checks need a port (10.0.0.1:PORT)`,
 		}},
 		{"forwarding conflicts with explicit sysctl", `
 [netns:a]
@@ -292,7 +296,7 @@ func TestSysctlValue(t *testing.T) {
 
 func TestSuggest(t *testing.T) {
 	cands := []string{"endpoints", "mtu"}
-	for key, want := range map[string]string{"mtuu": "mtu", "endpoint": "endpoints", "zzzzzz": ""} {
+	for key, want := range map[string]string{"mtuu": "mtu", "endpoint": "endpoints", "zzzzzz": "", "m": ""} {
 		if got := suggest(key, cands); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", key, got, want)
 		}

@@ -1,12 +1,8 @@
 package compose
 
 import (
-	"errors"
-	"fmt"
 	"net/netip"
 	"strconv"
-
-	"github.com/netcompose/netcompose/loader"
 )
 
 // sysctlSource is one desired sysctl and the key that asked for it.
@@ -261,7 +257,3 @@ func (l *Lab) Features() []string {
 	}
 	return fs
 }
-
-var _ = errors.New
-var _ = fmt.Sprint
-var _ loader.Pos

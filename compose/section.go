@@ -220,7 +220,9 @@ func suggest(key string, cands []string) string {
 			best, bestD = c, d
 		}
 	}
-	if best == "" || bestD > max(2, len(key)/3) {
+	// A one-letter name is one edit from every other one: no suggestion
+	// unless something of the key survives.
+	if best == "" || bestD > max(2, len(key)/3) || bestD >= len(key) || bestD >= len(best) {
 		return ""
 	}
 	return best

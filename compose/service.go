@@ -2,7 +2,6 @@ package compose
 
 import (
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -194,5 +193,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-var _ = strconv.Itoa

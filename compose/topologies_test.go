@@ -1,34 +1,22 @@
 package compose
 
 import (
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/netcompose/netcompose/loader"
 )
 
-// loadFile loads path with the real loader; while the loader is not
-// implemented yet, INI files fall back to the test reader.
+// loadFile loads path with the real loader.
 func loadFile(t *testing.T, path string) *loader.File {
 	t.Helper()
 	f, err := loader.Load(path)
-	if err == nil {
-		return f
+	if err != nil {
+		t.Fatalf("load %s:\n%v", path, err)
 	}
-	if strings.Contains(err.Error(), "not implemented") {
-		if filepath.Ext(path) != ".ini" {
-			t.Skipf("loader not implemented yet: cannot read %s", path)
-		}
-		data, rerr := os.ReadFile(path)
-		if rerr != nil {
-			t.Fatal(rerr)
-		}
-		return parseINI(t, path, string(data))
-	}
-	t.Fatalf("load %s: %v", path, err)
-	return nil
+	return f
 }
 
 // Every shipped lab validates, lowers to resources, and each node it
@@ -64,5 +52,26 @@ func TestShippedLabs(t *testing.T) {
 				t.Errorf("no features")
 			}
 		})
+	}
+}
+
+// The YAML translation of the quickstart is the same lab: same resources,
+// same resolved configuration.
+func TestQuickstartYAMLEqualsINI(t *testing.T) {
+	fi := loadFile(t, "../topologies/quickstart.ini")
+	fy := loadFile(t, "../topologies/quickstart.yaml")
+	li, err := Build(fi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ly, err := Build(fy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(li.Resources(), ly.Resources()); diff != "" {
+		t.Errorf("resources (-ini +yaml):\n%s", diff)
+	}
+	if diff := cmp.Diff(Config(fi, li), Config(fy, ly)); diff != "" {
+		t.Errorf("config (-ini +yaml):\n%s", diff)
 	}
 }
