@@ -174,7 +174,11 @@ func checkKernel(t *testing.T, lab string) {
 		t.Errorf("namespaces (-want +got):\n%s", d)
 	}
 
-	type link struct{ Name, Kind, Alias, Master, Peer string; MTU float64; Up bool }
+	type link struct {
+		Name, Kind, Alias, Master, Peer string
+		MTU                             float64
+		Up                              bool
+	}
 	links := func(node string) []link {
 		var out []link
 		for _, l := range ipJSON(t, ns(node), "link", "show") {

@@ -22,8 +22,8 @@ type session struct {
 	adopt bool
 
 	mu    sync.Mutex
-	conns map[string]*conn       // node -> namespace connection
-	links map[compose.End]int    // ifindex learned in this run
+	conns map[string]*conn    // node -> namespace connection
+	links map[compose.End]int // ifindex learned in this run
 }
 
 type conn struct {
