@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -230,6 +231,9 @@ func shadowed(key, raw string) error {
 	if v == "" || strings.ContainsRune(v, '\n') || len(v) > 40 {
 		v = "v"
 	}
+	if key == "here" || key == "__file__" {
+		return fmt.Errorf("%q is a global set by the loader, and PasteDeploy silently ignores it in a section; use \"set %s = %s\" to override it, or choose another name", key, key, v)
+	}
 	return fmt.Errorf("%q is also a [DEFAULT] key, and PasteDeploy silently ignores it in a section; use \"set %s = %s\" to override [DEFAULT]", key, key, v)
 }
 
@@ -335,7 +339,11 @@ func (l *loader) include(f *rawFile, p string, line int, section, use string) *r
 	data, err := l.read(abs)
 	if err != nil {
 		l.files[abs] = nil
-		l.report(f, line, section, fmt.Errorf("use = %s: %w", use, err))
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		l.report(f, line, section, fmt.Errorf("use = %s: %s: %w", use, shown, err))
 		return nil
 	}
 	return l.parse(shown, abs, data)

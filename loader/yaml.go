@@ -89,7 +89,7 @@ func yamlSection(f *rawFile, s *rawSection, v *yaml.Node) {
 			f.errorf(k.Line, s.id, "yaml: %v", err)
 			continue
 		}
-		text, ok := yamlValue(f, s, val)
+		text, ok := yamlValue(f, s, val, k.Line)
 		if !ok {
 			continue
 		}
@@ -97,7 +97,7 @@ func yamlSection(f *rawFile, s *rawSection, v *yaml.Node) {
 	}
 }
 
-func yamlValue(f *rawFile, s *rawSection, v *yaml.Node) (string, bool) {
+func yamlValue(f *rawFile, s *rawSection, v *yaml.Node, line int) (string, bool) {
 	var lines []string
 	switch v.Kind {
 	case yaml.ScalarNode:
@@ -108,7 +108,7 @@ func yamlValue(f *rawFile, s *rawSection, v *yaml.Node) (string, bool) {
 		for _, item := range v.Content {
 			item = deref(item)
 			if item.Kind != yaml.ScalarNode {
-				f.errorf(item.Line, s.id, "yaml: list items must be scalars")
+				f.errorf(line, s.id, "yaml: list items must be scalars")
 				return "", false
 			}
 			if item.Tag != "!!null" {
@@ -118,13 +118,13 @@ func yamlValue(f *rawFile, s *rawSection, v *yaml.Node) (string, bool) {
 			}
 		}
 	default:
-		f.errorf(v.Line, s.id, "yaml: a value must be a scalar or a list of scalars")
+		f.errorf(line, s.id, "yaml: a value must be a scalar or a list of scalars")
 		return "", false
 	}
 	for i, l := range lines {
 		lines[i] = pyTrim(l)
 		if i > 0 && lines[i] != "" && (lines[i][0] == '#' || lines[i][0] == ';') {
-			f.errorf(v.Line, s.id, "yaml: value line %q would be a comment in INI", lines[i])
+			f.errorf(line, s.id, "yaml: value line %q would be a comment in INI", lines[i])
 			return "", false
 		}
 	}
