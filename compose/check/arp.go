@@ -230,16 +230,19 @@ func handleAt(ns string) (*netlink.Handle, func(), error) {
 	return h, func() { h.Close(); nh.Close() }, nil
 }
 
-// openARPSocket opens an AF_PACKET socket for ARP frames on ifindex in ns.
+// openARPSocket opens an AF_PACKET socket on ifindex in ns. It listens to
+// every protocol, not just ARP: protocol-specific packet sockets on a
+// bridge port never see frames the bridge takes, taps for all protocols
+// do. arpReplyFrom filters.
 func openARPSocket(ns string, ifindex int) (int, error) {
 	fd := -1
 	err := nsrun.Do(nsrun.Path(ns), func() error {
 		var err error
-		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ARP)))
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 		if err != nil {
 			return fmt.Errorf("socket: %w", err)
 		}
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ARP), Ifindex: ifindex}); err != nil {
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}); err != nil {
 			unix.Close(fd)
 			fd = -1
 			return fmt.Errorf("bind: %w", err)

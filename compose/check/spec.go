@@ -38,39 +38,40 @@ const (
 )
 
 // Spec is one resolved check: node names are already turned into kernel
-// namespace names and addresses.
+// namespace names and addresses. Specs are inputs, not output: Result is
+// what gets serialised.
 type Spec struct {
-	Name      string     `json:"name"`
-	FromNetns string     `json:"from_netns"` // kernel namespace name, e.g. lab-client
-	Protocol  string     `json:"protocol"`   // icmp tcp udp arp
-	Target    netip.Addr `json:"target"`
-	Port      uint16     `json:"port,omitempty"` // tcp, udp
+	Name      string
+	FromNetns string // kernel namespace name, e.g. lab-client
+	Protocol  string // icmp tcp udp arp
+	Target    netip.Addr
+	Port      uint16 // tcp, udp
 	// TargetNetns is the namespace owning Target (tcp, udp). When set and
 	// nothing listens at Target:Port there, the check opens a listener
 	// (tcp) or an echo responder (udp) in it for its duration. For arp it
 	// only serves to name answering MACs.
-	TargetNetns string `json:"target_netns,omitempty"`
-	Expect      string `json:"expect"` // pass (default) or fail
+	TargetNetns string
+	Expect      string // pass (default) or fail
 	// Count is the number of echo requests (icmp; default 3).
-	Count int `json:"count,omitempty"`
+	Count int
 	// MaxLoss is the fraction (0..1) of echo requests that may go
 	// unanswered for an icmp check to count as reachable.
-	MaxLoss float64 `json:"max_loss,omitempty"`
+	MaxLoss float64
 	// Timeout bounds the wait: per check for tcp, udp and arp, after the
 	// last echo request for icmp. Default 2s.
-	Timeout time.Duration `json:"timeout_ns,omitempty"`
+	Timeout time.Duration
 	// AnswerMAC (arp) is the only MAC that may answer. With Expect=pass and
 	// no AnswerMAC any answer passes; with Expect=fail and no AnswerMAC,
 	// the check passes only if nobody answers; with Expect=fail and an
 	// AnswerMAC, it passes if that MAC does not answer.
-	AnswerMAC net.HardwareAddr `json:"answer_mac,omitempty"`
+	AnswerMAC net.HardwareAddr
 	// Interface (arp) of FromNetns to send from; default: the interface of
 	// the route to Target.
-	Interface string `json:"interface,omitempty"`
+	Interface string
 	// Labels names MACs in reasons (arp), e.g. "02:00:00:00:00:01" ->
-	// "fw:eth0". Lower-case colon form keys. MACs of TargetNetns's
+	// "fw:eth0" (keys in any form net.ParseMAC reads). MACs of TargetNetns's
 	// interfaces are labelled automatically.
-	Labels map[string]string `json:"labels,omitempty"`
+	Labels map[string]string
 }
 
 // Validate reports every problem with s that would stop it from running.
