@@ -108,3 +108,16 @@ func TestPlanJSON(t *testing.T) {
 		t.Errorf("JSON round trip (-want +got):\n%s", diff)
 	}
 }
+
+// The plan of a fresh quickstart, as docs/language.md shows it.
+func TestWritePlanQuickstart(t *testing.T) {
+	lab, err := Build(loadFile(t, "../topologies/quickstart.ini"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WritePlan(&b, Diff(lab.Name, lab.Resources(), nil), false); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan-quickstart.txt", b.Bytes())
+}

@@ -1,0 +1,73 @@
+package compose
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// summary is a plan as "symbol id" lines, for compact expectations.
+func summary(p Plan) []string {
+	var s []string
+	for _, c := range p.Changes {
+		line := c.Action.Symbol() + " " + c.ID
+		if c.Cascade {
+			line += " (cascade)"
+		}
+		s = append(s, line)
+	}
+	return s
+}
+
+func TestDiff(t *testing.T) {
+	type m = map[string]string
+	ns := func(n string) Resource { return Resource{Kind: KindNetns, Node: n} }
+	veth := func(mtu, bnode string) Resource {
+		return Resource{Kind: KindVeth, Name: "ab", Attrs: m{"a.node": "a", "a.ifname": "eth0", "b.node": bnode, "b.ifname": "eth0", "mtu": mtu}}
+	}
+	addr := Resource{Kind: KindAddr, Node: "a", Name: "eth0/10.0.0.1/24"}
+	tests := []struct {
+		name            string
+		desired, actual []Resource
+		want            []string
+	}{
+		{"nothing to do", []Resource{ns("a")}, []Resource{ns("a")}, nil},
+		{"new lab creates in kind order",
+			[]Resource{addr, veth("1500", "b"), ns("b"), ns("a")}, nil,
+			[]string{"+ netns/a/", "+ netns/b/", "+ veth//ab", "+ addr/a/eth0/10.0.0.1/24"}},
+		{"mtu change updates in place",
+			[]Resource{ns("a"), ns("b"), veth("9000", "b")}, []Resource{ns("a"), ns("b"), veth("1500", "b")},
+			[]string{"~ veth//ab"}},
+		{"moved peer replaces the veth and recreates its addresses",
+			[]Resource{ns("a"), ns("b"), ns("c"), veth("1500", "c"), addr},
+			[]Resource{ns("a"), ns("b"), ns("c"), veth("1500", "b"), addr},
+			[]string{"± veth//ab", "+ addr/a/eth0/10.0.0.1/24"}},
+		{"attribute left out of the file is not managed",
+			[]Resource{{Kind: KindBridge, Node: "a", Name: "br0", Attrs: m{"mtu": "1500"}}},
+			[]Resource{{Kind: KindBridge, Node: "a", Name: "br0", Attrs: m{"mtu": "1500", "stp": "on"}}},
+			nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := summary(Diff("t", tt.desired, tt.actual))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A desired lab applied to the kernel state it describes plans nothing:
+// lowering is deterministic and Diff agrees with itself.
+func TestShippedLabsDiffClean(t *testing.T) {
+	lab, err := Build(loadFile(t, "../topologies/vxlan-tenants.ini"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := Diff(lab.Name, lab.Resources(), lab.Resources()); !p.Empty() {
+		t.Errorf("plan of a lab against itself: %v", summary(p))
+	}
+	if p := Diff(lab.Name, nil, lab.Resources()); len(p.Changes) != len(lab.Resources()) {
+		t.Errorf("destroy plans %d changes for %d resources", len(p.Changes), len(lab.Resources()))
+	}
+}
