@@ -139,14 +139,14 @@ func flatten(err error) error {
 	return errors.Join(out...)
 }
 
-// Node is the lab node of that name, or nil.
-func (l *Lab) Node(name string) *Node {
+// Node is the lab node of that name.
+func (l *Lab) Node(name string) (*Node, bool) {
 	for _, n := range l.Nodes {
 		if n.Name == name {
-			return n
+			return n, true
 		}
 	}
-	return nil
+	return nil, false
 }
 
 // Namespace is the kernel name of a node's namespace.

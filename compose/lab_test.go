@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/netcompose/netcompose/kmod"
 	"github.com/netcompose/netcompose/loader"
 )
 
@@ -300,5 +301,22 @@ func TestSuggest(t *testing.T) {
 		if got := suggest(key, cands); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+func TestModules(t *testing.T) {
+	lab, err := build(t, `
+[kmod:vxlan]
+[kmod:dummy]
+module = dummy
+params = numdummies=0
+optional = on
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []kmod.Module{{Name: "vxlan"}, {Name: "dummy", Params: "numdummies=0", Optional: true}}
+	if diff := cmp.Diff(want, lab.Modules()); diff != "" {
+		t.Errorf("modules (-want +got):\n%s", diff)
 	}
 }

@@ -51,7 +51,7 @@ func (v *validator) node(m Meta, key, name string) bool {
 	if name == "" {
 		return false
 	}
-	if v.lab.Node(name) == nil {
+	if _, ok := v.lab.Node(name); !ok {
 		msg := fmt.Sprintf("%s: no [netns:%s] in this lab", key, name)
 		var names []string
 		for _, n := range v.lab.Nodes {
