@@ -44,9 +44,9 @@ type Check struct {
 	Count     int    // icmp: echo requests, default 3
 	MaxLoss   int    // icmp: percent of lost echoes tolerated, default 0
 	Timeout   time.Duration
-	Interface string // interface of from to send on (arp)
-	Answer    string // arp: NODE or NODE:IF whose MAC must answer
-	Path      string // websocket: path, default "/"
+	Interface string   // interface of from to send on (arp)
+	Answer    []string // arp: NODE or NODE:IF...: the MACs that must answer, and no others
+	Path      string   // websocket: path, default "/"
 }
 
 // Host is a [host:NAME] section: a machine of a multi-host lab.
@@ -137,8 +137,8 @@ func readCheck(r *reader) *Check {
 	c.MaxLoss = r.integer("max_loss", 0, 100, 0)
 	c.Timeout = time.Duration(r.integer("timeout", 1, 3600, 2)) * time.Second
 	c.Interface = r.str("interface", "")
-	c.Answer = r.str("answer", "")
-	if c.Answer != "" && c.Protocol != "arp" {
+	c.Answer = r.list("answer")
+	if len(c.Answer) > 0 && c.Protocol != "arp" {
 		r.errorf("answer", "answer: only for protocol = arp")
 	}
 	c.Path = r.str("path", "/")

@@ -298,8 +298,8 @@ func (v *validator) checkCheck(c *Check) {
 	if c.ToNode != "" {
 		v.node(c.Meta, "to", c.ToNode)
 	}
-	if c.Answer != "" {
-		node, ifn, hasIf := strings.Cut(c.Answer, ":")
+	for _, a := range c.Answer {
+		node, ifn, hasIf := strings.Cut(a, ":")
 		if v.node(c.Meta, "answer", node) && hasIf {
 			v.iface(c.Meta, "answer", node, ifn)
 		}
