@@ -1,18 +1,44 @@
+// Command netcompose turns a PasteDeploy-style topology file into a running
+// network lab on the Linux kernel: namespaces, veth, bridges, VXLAN, ARP
+// settings and static neighbours, planned before they are applied.
 package main
 
 import (
-	_ "github.com/coder/websocket"
-	_ "github.com/coreos/go-iptables/iptables"
-	_ "github.com/florianl/go-nfqueue/v2"
-	_ "github.com/google/go-cmp/cmp"
-	_ "github.com/pmorjan/kmod"
-	_ "github.com/rogpeppe/go-internal/testscript"
-	_ "github.com/spf13/cobra"
-	_ "github.com/vishvananda/netlink"
-	_ "github.com/vishvananda/netns"
-	_ "golang.org/x/net/icmp"
-	_ "gopkg.in/ini.v1"
-	_ "gopkg.in/yaml.v3"
+	"errors"
+	"fmt"
+	"os"
 )
 
-func main() {}
+func main() { os.Exit(run(os.Args[1:])) }
+
+// exitError carries an exit code other than 1 (diff --exit-code uses 2)
+// through cobra. A nil err prints nothing.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func run(args []string) int {
+	cmd := newRootCmd()
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "netcompose:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(os.Stderr, "netcompose:", err)
+	return 1
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netcompose/netcompose/compose"
+	"github.com/netcompose/netcompose/compose/kernel"
+	"github.com/netcompose/netcompose/kmod"
+)
+
+// planFlags are shared by diff, apply and destroy.
+type planFlags struct {
+	output string // text or json
+	noWait bool
+}
+
+func (f *planFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "plan format: text or json")
+	cmd.Flags().BoolVar(&f.noWait, "no-wait", false, "fail at once if another apply or destroy holds the lab's lock")
+}
+
+// target is what a reconcile works on: a lab's name and desired resources.
+type target struct {
+	lab     *compose.Lab // nil for destroy --lab
+	name    string
+	desired []compose.Resource
+}
+
+func loadTarget(path string) (*target, error) {
+	lab, err := compose.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return &target{lab: lab, name: lab.Name, desired: lab.Resources()}, nil
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt)
+}
+
+// preflight checks that the kernel has every feature the lab needs, before
+// anything changes.
+func preflight(ctx context.Context, lab *compose.Lab) error {
+	if lab == nil {
+		return nil
+	}
+	return kmod.Check(ctx, lab.Features(), modules(lab)).Err()
+}
+
+// lock takes the lab's lock, saying so when it has to wait.
+func lock(ctx context.Context, cmd *cobra.Command, lab string, noWait bool) (func(), error) {
+	return kernel.Lock(ctx, lab, !noWait, func() {
+		fmt.Fprintf(cmd.ErrOrStderr(), "waiting for the lock of lab %q (another apply or destroy is running)...\n", lab)
+	})
+}
+
+// plan observes the kernel and diffs it against t.
+func plan(ctx context.Context, t *target) (compose.Plan, error) {
+	actual, err := kernel.Observe(ctx, t.name, t.desired)
+	if err != nil {
+		return compose.Plan{}, err
+	}
+	return compose.Diff(t.name, t.desired, actual), nil
+}
+
+func writePlan(w io.Writer, p compose.Plan, format string, color bool) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	case "text", "":
+		return compose.WritePlan(w, p, color)
+	}
+	return fmt.Errorf("unknown output format %q (want text or json)", format)
+}
+
+func newDiffCmd() *cobra.Command {
+	var pf planFlags
+	var exitCode bool
+	cmd := &cobra.Command{
+		Use:   "diff FILE",
+		Short: "Show what apply would change (exit 2 with --exit-code when it would change something)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := signalContext()
+			defer cancel()
+			t, err := loadTarget(args[0])
+			if err != nil {
+				return err
+			}
+			p, err := plan(ctx, t)
+			if err != nil {
+				return err
+			}
+			if err := writePlan(cmd.OutOrStdout(), p, pf.output, isTerminal(os.Stdout)); err != nil {
+				return err
+			}
+			if exitCode && !p.Empty() {
+				return &exitError{code: 2}
+			}
+			return nil
+		},
+	}
+	pf.register(cmd)
+	cmd.Flags().BoolVar(&exitCode, "exit-code", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
+	return cmd
+}
+
+func newApplyCmd() *cobra.Command {
+	var pf planFlags
+	var dryRun, adopt bool
+	cmd := &cobra.Command{
+		Use:   "apply FILE",
+		Short: "Converge the kernel to the file: show the plan, apply it, roll back on failure",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := signalContext()
+			defer cancel()
+			t, err := loadTarget(args[0])
+			if err != nil {
+				return err
+			}
+			if err := preflight(ctx, t.lab); err != nil {
+				return err
+			}
+			return reconcile(ctx, cmd, t, pf, dryRun, adopt)
+		},
+	}
+	pf.register(cmd)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only show the plan (same as diff)")
+	cmd.Flags().BoolVar(&adopt, "adopt", false, "take over existing namespaces with the lab's names that netcompose did not create")
+	return cmd
+}
+
+func newDestroyCmd() *cobra.Command {
+	var pf planFlags
+	var labName string
+	cmd := &cobra.Command{
+		Use:   "destroy [FILE]",
+		Short: "Remove everything the lab owns (idempotent)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := signalContext()
+			defer cancel()
+			t := &target{name: labName}
+			switch {
+			case len(args) == 1 && labName != "":
+				return fmt.Errorf("destroy: give a FILE or --lab NAME, not both")
+			case len(args) == 1:
+				lab, err := compose.Load(args[0])
+				if err != nil {
+					return err
+				}
+				t.name = lab.Name
+			case labName == "":
+				return fmt.Errorf("destroy: give a FILE or --lab NAME")
+			}
+			return reconcile(ctx, cmd, t, pf, false, false)
+		},
+	}
+	pf.register(cmd)
+	cmd.Flags().StringVar(&labName, "lab", "", "destroy the lab of this name (no file needed)")
+	return cmd
+}
+
+// reconcile is apply and destroy: lock, observe, diff, show, apply.
+// Destroy is the apply of an empty lab.
+func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags, dryRun, adopt bool) error {
+	out := cmd.OutOrStdout()
+	color := isTerminal(os.Stdout)
+	unlock, err := lock(ctx, cmd, t.name, pf.noWait)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	p, err := plan(ctx, t)
+	if err != nil {
+		return err
+	}
+	if err := writePlan(out, p, pf.output, color); err != nil {
+		return err
+	}
+	if dryRun || p.Empty() {
+		return nil
+	}
+	start := time.Now()
+	if _, err := kernel.Apply(ctx, p, kernel.ApplyOptions{Adopt: adopt, Progress: progress(cmd.ErrOrStderr(), isTerminal(os.Stderr))}); err != nil {
+		return err
+	}
+	if pf.output != "json" {
+		add, change, destroy := p.Counts()
+		fmt.Fprintf(out, "Apply complete! Resources: %d added, %d changed, %d destroyed in %s.\n",
+			add, change, destroy, time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// modules turns the lab's [kmod:] sections into preflight requests.
+func modules(lab *compose.Lab) []kmod.Module {
+	var ms []kmod.Module
+	for _, k := range lab.Kmods {
+		ms = append(ms, kmod.Module{Name: k.Module, Params: k.Params, Optional: k.Optional})
+	}
+	return ms
+}

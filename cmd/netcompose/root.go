@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "netcompose",
+		Short: "Compose Linux network labs from a declarative file",
+		Long: `netcompose turns a PasteDeploy-style INI or YAML topology file into a running
+network lab on this Linux kernel: network namespaces as hosts, veth links,
+bridges, VXLAN overlays, ARP settings and static neighbours.
+
+  netcompose validate lab.ini    check the file, report every error
+  netcompose diff lab.ini        show what apply would change
+  netcompose apply lab.ini       converge the kernel to the file
+  netcompose destroy lab.ini     remove every trace of the lab`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newValidateCmd(),
+		newConfigCmd(),
+		newGraphCmd(),
+		newDiffCmd(),
+		newApplyCmd(),
+		newDestroyCmd(),
+		newStatusCmd(),
+		newListCmd(),
+		newExecCmd(),
+		newDoctorCmd(),
+	)
+	return root
+}
+
+// isTerminal reports whether f is a terminal (colour and progress bars
+// only there).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

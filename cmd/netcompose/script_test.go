@@ -1,0 +1,56 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"netcompose": func() { os.Exit(run(os.Args[1:])) },
+	})
+}
+
+// TestScript runs the CLI scripts in testdata/script. Each script gets a
+// unique lab name in $LAB (files say @LAB@; `subst FILE...` fills it in) and
+// a deferred `netcompose destroy --lab $LAB`, so even a failing script
+// leaves nothing behind.
+func TestScript(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			b := make([]byte, 4)
+			rand.Read(b)
+			lab := "ts" + hex.EncodeToString(b)
+			env.Setenv("LAB", lab)
+			env.Defer(func() {
+				if os.Geteuid() == 0 {
+					run([]string{"destroy", "--lab", lab})
+				}
+			})
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "root":
+				return os.Geteuid() == 0, nil
+			}
+			return false, nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// subst FILE... replaces @LAB@ with $LAB in each file.
+			"subst": func(ts *testscript.TestScript, neg bool, args []string) {
+				for _, f := range args {
+					data := ts.ReadFile(f)
+					data = strings.ReplaceAll(data, "@LAB@", ts.Getenv("LAB"))
+					ts.Check(os.WriteFile(ts.MkAbs(f), []byte(data), 0o644))
+				}
+			},
+		},
+	})
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netcompose/netcompose/compose"
+	"github.com/netcompose/netcompose/compose/kernel"
+)
+
+func newStatusCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "status FILE",
+		Short: "Show each node's interfaces, addresses and routes, and whether the lab drifted from the file",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := signalContext()
+			defer cancel()
+			t, err := loadTarget(args[0])
+			if err != nil {
+				return err
+			}
+			nodes, err := kernel.Inspect(ctx, t.name)
+			if err != nil {
+				return err
+			}
+			p, err := plan(ctx, t)
+			if err != nil {
+				return err
+			}
+			drift := driftByNode(p)
+			w := cmd.OutOrStdout()
+			if format == "json" {
+				type nodeJSON struct {
+					kernel.NodeStatus
+					Drift []compose.Change `json:"drift"`
+				}
+				out := struct {
+					Lab   string     `json:"lab"`
+					Nodes []nodeJSON `json:"nodes"`
+					Drift bool       `json:"drifted"`
+				}{Lab: t.name, Drift: !p.Empty()}
+				for _, n := range nodes {
+					out.Nodes = append(out.Nodes, nodeJSON{NodeStatus: n, Drift: drift[n.Node]})
+				}
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			for _, n := range nodes {
+				state := "in sync"
+				if d := drift[n.Node]; len(d) > 0 {
+					state = fmt.Sprintf("drifted (%d changes pending)", len(d))
+				}
+				fmt.Fprintf(w, "%s (%s): %s\n", n.Node, n.Namespace, state)
+				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+				for _, l := range n.Interfaces {
+					fmt.Fprintf(tw, "  %s\t%s\t%s\tmtu %d\t%s\t%s\n", l.Name, l.Kind, l.State, l.MTU, l.MAC, strings.Join(l.Addresses, " "))
+				}
+				for _, r := range n.Routes {
+					line := "  route\t" + r.Dst
+					if r.Via != "" {
+						line += " via " + r.Via
+					}
+					if r.Dev != "" {
+						line += " dev " + r.Dev
+					}
+					fmt.Fprintln(tw, line)
+				}
+				tw.Flush()
+			}
+			if p.Empty() {
+				fmt.Fprintln(w, "No drift: the kernel matches the file.")
+			} else {
+				add, change, destroy := p.Counts()
+				fmt.Fprintf(w, "Drift: apply would add %d, change %d, destroy %d (see netcompose diff).\n", add, change, destroy)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&format, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// driftByNode groups a plan's changes by the node they touch ("" for
+// lab-level resources such as veth pairs, which count for both ends).
+func driftByNode(p compose.Plan) map[string][]compose.Change {
+	m := map[string][]compose.Change{}
+	for _, c := range p.Changes {
+		r := c.Resource()
+		if ends := r.Ends(); r.Kind == compose.KindVeth {
+			for _, e := range ends {
+				m[e.Node] = append(m[e.Node], c)
+			}
+			continue
+		}
+		m[r.Node] = append(m[r.Node], c)
+	}
+	return m
+}
+
+func newListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the labs netcompose has applied on this machine",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			labs, err := kernel.Labs()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "LAB\tNODES")
+			for _, l := range labs {
+				fmt.Fprintf(tw, "%s\t%d\n", l.Name, len(l.Nodes))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newExecCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "exec FILE NODE -- CMD [ARGS...]",
+		Short: "Run a command inside a node's namespace; its exit code is passed through",
+		Args:  cobra.MinimumNArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := signalContext()
+			defer cancel()
+			lab, err := compose.Load(args[0])
+			if err != nil {
+				return err
+			}
+			node := args[1]
+			if _, ok := lab.Node(node); !ok {
+				return fmt.Errorf("exec: lab %q has no node %q", lab.Name, node)
+			}
+			code, err := kernel.Exec(ctx, lab.Name, node, args[2:], kernel.Stdio{In: os.Stdin, Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &exitError{code: code}
+			}
+			return nil
+		},
+	}
+}
