@@ -29,6 +29,8 @@ type Lab struct {
 	Kmods     []*Kmod
 	Checks    []*Check
 	Hosts     []*Host
+
+	byName map[string]*Node // index of Nodes, built by Build
 }
 
 // Load reads the topology file at path and builds its lab.
@@ -84,6 +86,10 @@ func Build(f *loader.File) (*Lab, error) {
 		if err := r.done(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	lab.byName = make(map[string]*Node, len(lab.Nodes))
+	for _, n := range lab.Nodes {
+		lab.byName[n.Name] = n
 	}
 	if err := lab.validate(); err != nil {
 		errs = append(errs, err)
@@ -141,6 +147,10 @@ func flatten(err error) error {
 
 // Node is the lab node of that name.
 func (l *Lab) Node(name string) (*Node, bool) {
+	if l.byName != nil {
+		n, ok := l.byName[name]
+		return n, ok
+	}
 	for _, n := range l.Nodes {
 		if n.Name == name {
 			return n, true
