@@ -157,7 +157,9 @@ func Diff(lab string, desired, actual []Resource) Plan {
 	for grew := true; grew; {
 		grew = false
 		for id, a := range have {
-			if c, ok := changes[id]; ok && c.Action != Update {
+			// Re-plan what is still untouched, updated in place, or deleted
+			// on its own: once its parent goes, it goes with it.
+			if c, ok := changes[id]; ok && c.Action != Update && (c.Action != Delete || c.Cascade) {
 				continue
 			}
 			if !onRemoved(a, removedNodes, removedEnds) {
