@@ -52,7 +52,7 @@ func preflight(ctx context.Context, lab *compose.Lab) error {
 	if lab == nil {
 		return nil
 	}
-	return kmod.Check(ctx, lab.Features(), modules(lab)).Err()
+	return kmod.Check(ctx, lab.Features(), lab.Modules()).Err()
 }
 
 // lock takes the lab's lock, saying so when it has to wait.
@@ -117,7 +117,8 @@ func newDiffCmd() *cobra.Command {
 
 func newApplyCmd() *cobra.Command {
 	var pf planFlags
-	var dryRun, adopt bool
+	var dryRun, adopt, runTests bool
+	var tf testFlags
 	cmd := &cobra.Command{
 		Use:   "apply FILE",
 		Short: "Converge the kernel to the file: show the plan, apply it, roll back on failure",
@@ -132,10 +133,21 @@ func newApplyCmd() *cobra.Command {
 			if err := preflight(ctx, t.lab); err != nil {
 				return err
 			}
-			return reconcile(ctx, cmd, t, pf, dryRun, adopt)
+			if err := reconcile(ctx, cmd, t, pf, dryRun, adopt); err != nil || !runTests || dryRun {
+				return err
+			}
+			// --test: the lab's checks decide the exit code, after a
+			// successful or a no-op apply.
+			tf.output = "table"
+			if pf.output == "json" {
+				tf.output = "json"
+			}
+			return testLab(ctx, cmd.OutOrStdout(), t.lab, args[0], tf)
 		},
 	}
 	pf.register(cmd)
+	cmd.Flags().BoolVar(&runTests, "test", false, "after applying, run the lab's checks (as netcompose test) and fail if any fails")
+	tf.register(cmd, false)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only show the plan (same as diff)")
 	cmd.Flags().BoolVar(&adopt, "adopt", false, "take over existing namespaces with the lab's names that netcompose did not create")
 	return cmd
@@ -202,13 +214,4 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 			add, change, destroy, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
-}
-
-// modules turns the lab's [kmod:] sections into preflight requests.
-func modules(lab *compose.Lab) []kmod.Module {
-	var ms []kmod.Module
-	for _, k := range lab.Kmods {
-		ms = append(ms, kmod.Module{Name: k.Module, Params: k.Params, Optional: k.Optional})
-	}
-	return ms
 }

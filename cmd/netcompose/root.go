@@ -33,6 +33,7 @@ bridges, VXLAN overlays, ARP settings and static neighbours.
 		newListCmd(),
 		newExecCmd(),
 		newDoctorCmd(),
+		newTestCmd(),
 	)
 	return root
 }
