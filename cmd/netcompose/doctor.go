@@ -22,7 +22,7 @@ func newDoctorCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				features, extra = lab.Features(), modules(lab)
+				features, extra = lab.Features(), lab.Modules()
 			}
 			r := kmod.Check(ctx, features, extra)
 			r.Write(cmd.OutOrStdout())
