@@ -114,9 +114,21 @@ func (p Plan) Steps() []Step {
 		}
 		return *s.Before
 	}
-	sort.SliceStable(dels, func(i, j int) bool { return res(dels[i]).Kind.Rank() > res(dels[j]).Kind.Rank() })
-	sort.SliceStable(rest, func(i, j int) bool { return res(rest[i]).Kind.Rank() < res(rest[j]).Kind.Rank() })
+	sort.SliceStable(dels, func(i, j int) bool { return stage(res(dels[i])) > stage(res(dels[j])) })
+	sort.SliceStable(rest, func(i, j int) bool { return stage(res(rest[i])) < stage(res(rest[j])) })
 	return append(dels, rest...)
+}
+
+// stage orders steps: by kind rank, and among routes on-link ones (no
+// gateway) first, since the kernel refuses a route via a gateway it cannot
+// reach yet ("network is unreachable"): 10.2.0.1/32 dev eth0 must exist
+// before 10.2.0.0/24 via 10.2.0.1.
+func stage(r Resource) int {
+	s := 2 * r.Kind.Rank()
+	if r.Kind == KindRoute && r.Attrs["via"] != "" {
+		s++
+	}
+	return s
 }
 
 // Diff plans the changes that turn actual into desired. Only attributes

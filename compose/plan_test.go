@@ -71,3 +71,28 @@ func TestShippedLabsDiffClean(t *testing.T) {
 		t.Errorf("destroy plans %d changes for %d resources", len(p.Changes), len(lab.Resources()))
 	}
 }
+
+func TestStepsCreateOnLinkRoutesFirst(t *testing.T) {
+	route := func(dest, via string) Resource {
+		a := map[string]string{"dev": "eth0"}
+		if via != "" {
+			a["via"] = via
+		}
+		return Resource{Kind: KindRoute, Node: "web", Name: dest, Attrs: a}
+	}
+	desired := []Resource{route("10.2.0.0/24", "10.2.0.1"), route("10.2.0.1/32", "")}
+	var got []string
+	for _, s := range Diff("l", desired, nil).Steps() {
+		got = append(got, s.After.Name)
+	}
+	if diff := cmp.Diff([]string{"10.2.0.1/32", "10.2.0.0/24"}, got); diff != "" {
+		t.Errorf("create order (-want +got):\n%s", diff)
+	}
+	got = nil
+	for _, s := range Diff("l", nil, desired).Steps() {
+		got = append(got, s.Before.Name)
+	}
+	if diff := cmp.Diff([]string{"10.2.0.0/24", "10.2.0.1/32"}, got); diff != "" {
+		t.Errorf("delete order (-want +got):\n%s", diff)
+	}
+}
