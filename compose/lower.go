@@ -218,8 +218,14 @@ func (x *Vxlan) attrs(addrs map[string][]Address, ifaces map[End]iface) map[stri
 		m["underlay"] = x.Underlay.Ifname
 		m["underlay.netns"] = x.Underlay.Node
 	}
-	if len(x.Remotes) == 1 {
-		m["remote"] = x.Remotes[0].String()
+	// remote is the device's default destination: the one remote, or none
+	// when there are several (they are all-zero FDB entries then) so that
+	// going from one remote to several, or back, updates it.
+	if !x.Group.IsValid() {
+		m["remote"] = ""
+		if len(x.Remotes) == 1 {
+			m["remote"] = x.Remotes[0].String()
+		}
 	}
 	mtu := x.MTU
 	if mtu == 0 {

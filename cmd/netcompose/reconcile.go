@@ -20,11 +20,27 @@ import (
 type planFlags struct {
 	output string // text or json
 	noWait bool
+	host   string // --host: build only this machine's slice of a multi-host lab
 }
 
 func (f *planFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "plan format: text or json")
 	cmd.Flags().BoolVar(&f.noWait, "no-wait", false, "fail at once if another apply or destroy holds the lab's lock")
+	cmd.Flags().StringVar(&f.host, "host", "", "work on this [host:NAME]'s slice of a multi-host lab (cross-host links become VXLAN tunnels)")
+}
+
+// target loads the file, sliced for --host when given; the state record
+// and lock of a slice are its own (compose.StateKey).
+func (f *planFlags) target(path string) (*target, error) {
+	t, err := loadTarget(path)
+	if err != nil || f.host == "" {
+		return t, err
+	}
+	if t.lab, err = t.lab.ForHost(f.host); err != nil {
+		return nil, err
+	}
+	t.name, t.desired = compose.StateKey(t.lab.Name, f.host), t.lab.Resources()
+	return t, nil
 }
 
 // target is what a reconcile works on: a lab's name and desired resources.
@@ -93,7 +109,7 @@ func newDiffCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
-			t, err := loadTarget(args[0])
+			t, err := pf.target(args[0])
 			if err != nil {
 				return err
 			}
@@ -118,6 +134,7 @@ func newDiffCmd() *cobra.Command {
 func newApplyCmd() *cobra.Command {
 	var pf planFlags
 	var dryRun, adopt, runTests bool
+	var underlayNS string
 	var tf testFlags
 	cmd := &cobra.Command{
 		Use:   "apply FILE",
@@ -126,14 +143,14 @@ func newApplyCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
-			t, err := loadTarget(args[0])
+			t, err := pf.target(args[0])
 			if err != nil {
 				return err
 			}
 			if err := preflight(ctx, t.lab); err != nil {
 				return err
 			}
-			if err := reconcile(ctx, cmd, t, pf, dryRun, adopt); err != nil || !runTests || dryRun {
+			if err := reconcile(ctx, cmd, t, pf, dryRun, kernel.ApplyOptions{Adopt: adopt, UnderlayNetns: underlayNS}); err != nil || !runTests || dryRun {
 				return err
 			}
 			// --test: the lab's checks decide the exit code, after a
@@ -150,6 +167,7 @@ func newApplyCmd() *cobra.Command {
 	tf.register(cmd, false)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only show the plan (same as diff)")
 	cmd.Flags().BoolVar(&adopt, "adopt", false, "take over existing namespaces with the lab's names that netcompose did not create")
+	cmd.Flags().StringVar(&underlayNS, "underlay-netns", "", "create this host's VXLAN tunnels from inside this namespace (whose interface holds the host's underlay address), to simulate a host on one machine")
 	return cmd
 }
 
@@ -173,10 +191,16 @@ func newDestroyCmd() *cobra.Command {
 					return err
 				}
 				t.name = lab.Name
+				if pf.host != "" {
+					if _, err := lab.ForHost(pf.host); err != nil {
+						return err
+					}
+				}
 			case labName == "":
 				return fmt.Errorf("destroy: give a FILE or --lab NAME")
 			}
-			return reconcile(ctx, cmd, t, pf, false, false)
+			t.name = compose.StateKey(t.name, pf.host)
+			return reconcile(ctx, cmd, t, pf, false, kernel.ApplyOptions{})
 		},
 	}
 	pf.register(cmd)
@@ -186,7 +210,7 @@ func newDestroyCmd() *cobra.Command {
 
 // reconcile is apply and destroy: lock, observe, diff, show, apply.
 // Destroy is the apply of an empty lab.
-func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags, dryRun, adopt bool) error {
+func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags, dryRun bool, opt kernel.ApplyOptions) error {
 	out := cmd.OutOrStdout()
 	color := isTerminal(os.Stdout)
 	unlock, err := lock(ctx, cmd, t.name, pf.noWait)
@@ -205,7 +229,7 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 		return nil
 	}
 	start := time.Now()
-	if _, err := kernel.Apply(ctx, p, kernel.ApplyOptions{Adopt: adopt, Progress: progress(cmd.ErrOrStderr(), isTerminal(os.Stderr))}); err != nil {
+	if _, err := kernel.Apply(ctx, p, withProgress(cmd, opt)); err != nil {
 		return err
 	}
 	if pf.output != "json" {
@@ -214,4 +238,9 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 			add, change, destroy, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+func withProgress(cmd *cobra.Command, opt kernel.ApplyOptions) kernel.ApplyOptions {
+	opt.Progress = progress(cmd.ErrOrStderr(), isTerminal(os.Stderr))
+	return opt
 }

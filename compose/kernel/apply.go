@@ -13,6 +13,10 @@ type ApplyOptions struct {
 	// Adopt takes over namespaces with the lab's names that netcompose did
 	// not create, instead of refusing to run.
 	Adopt bool
+	// UnderlayNetns, if set, names the namespace (under /run/netns) in
+	// which vxlan devices on the host's underlay are created, to stand in
+	// for another machine; the devices still end up in their nodes.
+	UnderlayNetns string
 	// Progress, if set, is called after each step.
 	Progress func(done, total int, s compose.Step)
 }
@@ -43,6 +47,7 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 	before := rec.clone()
 	s := newSession(p.Lab, rec)
 	s.adopt = opt.Adopt
+	s.underlayNS = opt.UnderlayNetns
 	defer s.close()
 
 	steps := p.Steps()

@@ -28,7 +28,9 @@ var drivers = map[compose.Kind]driver{
 	compose.KindAddr:   addrDriver{},
 	compose.KindSysctl: sysctlDriver{},
 	compose.KindRoute:  routeDriver{},
+	compose.KindVxlan:  vxlanDriver{},
 	compose.KindNeigh:  neighDriver{},
+	compose.KindFDB:    fdbDriver{},
 }
 
 // gone reports whether err says the object is not there, which a delete

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os/exec"
 
-	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/compose/nsrun"
 )
 
@@ -30,7 +29,7 @@ func Exec(ctx context.Context, lab, node string, argv []string, stdio Stdio) (ex
 	if err != nil {
 		return -1, err
 	}
-	name := compose.NamespaceName(lab, node)
+	name := namespaceName(lab, node)
 	if !rec.has(node) || !namespaceExists(lab, node) {
 		return -1, fmt.Errorf("exec: lab %s has no node %s", lab, node)
 	}

@@ -17,9 +17,12 @@ import (
 // session is one Observe or Apply run: the lab's state record and one
 // netlink handle per namespace, opened lazily and closed at the end.
 type session struct {
-	lab   string
+	lab   string // the state key: a lab, or "<lab>@<host>"
 	rec   *record
 	adopt bool
+	// underlayNS is the namespace (a name under /run/netns) where vxlan
+	// devices on a host's underlay are created; "" is netcompose's own.
+	underlayNS string
 
 	mu    sync.Mutex
 	conns map[string]*conn    // node -> namespace connection
@@ -44,7 +47,7 @@ func newSession(lab string, rec *record) *session {
 	return &session{lab: lab, rec: rec, conns: map[string]*conn{}, links: map[compose.End]int{}}
 }
 
-func (s *session) nsName(node string) string { return compose.NamespaceName(s.lab, node) }
+func (s *session) nsName(node string) string { return namespaceName(s.lab, node) }
 
 // conn opens (once per run) the node's namespace and a netlink handle in it.
 func (s *session) conn(node string) (*conn, error) {

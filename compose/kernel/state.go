@@ -125,8 +125,16 @@ func (r *record) forgetSysctl(node, key string) {
 	}
 }
 
-func namespaceExists(lab, node string) bool {
-	_, err := os.Stat(nsrun.Path(compose.NamespaceName(lab, node)))
+// namespaceName is the kernel name of a node's namespace for a state
+// key: the host part of "<lab>@<host>" (compose.StateKey) keeps records
+// and locks apart, never namespace names.
+func namespaceName(key, node string) string {
+	lab, _ := compose.SplitStateKey(key)
+	return compose.NamespaceName(lab, node)
+}
+
+func namespaceExists(key, node string) bool {
+	_, err := os.Stat(nsrun.Path(namespaceName(key, node)))
 	return err == nil
 }
 
