@@ -48,17 +48,18 @@ func parse(name string, data []byte, read func(string) ([]byte, error)) (*File, 
 	if err != nil {
 		return nil, &Error{Pos: Pos{File: name}, Err: err}
 	}
-	l := &loader{read: read, files: map[string]*rawFile{}, seen: map[string]bool{}}
+	l := &loader{read: read, files: map[string]*rawFile{}, seen: map[string]bool{}, budget: maxOutput}
 	top := l.parse(name, abs, data)
 	file := &File{Path: abs}
-	defs, _ := l.defaults(top, nil)
+	sc := l.scope(top, nil)
+	defs := sc.defs
 	for _, o := range top.defaults.opts {
 		if v, ok := defs[o.key]; ok {
 			file.Globals = append(file.Globals, Value{Key: o.key, Value: v, Pos: Pos{File: name, Line: o.line}})
 		}
 	}
 	for _, s := range top.sections {
-		res := l.resolve(top, s, nil, nil)
+		res := l.resolve(sc, s, nil, nil)
 		globals := make(map[string]string, len(defs)+len(res.sets.vals))
 		for k, v := range defs {
 			globals[k] = v

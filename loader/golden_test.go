@@ -169,7 +169,7 @@ func TestWriteRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("reload: %v\n%s", err, buf.String())
 				}
-				if diff := cmp.Diff(lookupsOf(f), lookupsOf(back)); diff != "" {
+				if diff := cmp.Diff(lookupsOf(f, back), lookupsOf(back, f)); diff != "" {
 					t.Errorf("(-original +reloaded):\n%s\n%s", diff, buf.String())
 				}
 				var again bytes.Buffer
@@ -185,20 +185,30 @@ func TestWriteRoundTrip(t *testing.T) {
 }
 
 // lookupsOf is what a reader of the file sees: each section's Use and
-// Lookup of every key it has a value for, and the DEFAULT globals.
-func lookupsOf(f *File) view {
+// Lookup of every key either f or other has a value for (a value whose key
+// is a global is written as set k = v, so it comes back as that
+// section's global), its other globals, and the DEFAULT globals.
+func lookupsOf(f, other *File) view {
+	keys := map[string][]string{}
+	for _, g := range []*File{f, other} {
+		for _, s := range g.Sections {
+			for _, val := range s.Values {
+				keys[s.Type+":"+s.Name] = append(keys[s.Type+":"+s.Name], val.Key)
+			}
+		}
+	}
 	v := view{"DEFAULT": {}}
 	for _, g := range f.Globals {
 		v["DEFAULT"][g.Key] = g.Value
 	}
 	for _, s := range f.Sections {
 		m := map[string]string{"(use)": s.Use}
-		for _, val := range s.Values {
-			l, _ := s.Lookup(val.Key)
-			m[val.Key] = l.Value
+		for _, k := range keys[s.Type+":"+s.Name] {
+			l, _ := s.Lookup(k)
+			m[k] = l.Value
 		}
 		for k, g := range s.Globals {
-			if k != "here" && k != "__file__" {
+			if _, ok := m[k]; !ok && k != "here" && k != "__file__" {
 				m["(global) "+k] = g
 			}
 		}

@@ -11,6 +11,9 @@ import (
 // filling memory.
 const maxValue = 1 << 20
 
+// maxOutput bounds all interpolation of one load.
+const maxOutput = 64 << 20
+
 // errBroken marks a reference to a key whose own resolution already failed
 // and was reported; it is not reported again.
 var errBroken = errors.New("broken reference")
@@ -29,17 +32,32 @@ type entry struct {
 type interp struct {
 	lookup func(name string) (entry, bool)
 	done   map[string]string
+	failed map[string]error // names that failed, with their error
 	stack  []string
+	budget *int
 }
 
-func newInterp(lookup func(string) (entry, bool)) *interp {
-	return &interp{lookup: lookup}
+func (l *loader) newInterp(lookup func(string) (entry, bool)) *interp {
+	return &interp{lookup: lookup, budget: &l.budget}
 }
 
-// value resolves the key name of the map.
+// option resolves the key name of the map for itself: a key whose
+// resolution failed before, through a reference, gives its own error again.
+func (ip *interp) option(name string) (string, error) {
+	if err, ok := ip.failed[name]; ok {
+		return "", err
+	}
+	return ip.value(name)
+}
+
+// value resolves the key name of the map as a reference: a key that
+// failed before gives errBroken, which is not reported again.
 func (ip *interp) value(name string) (string, error) {
 	if v, ok := ip.done[name]; ok {
 		return v, nil
+	}
+	if _, ok := ip.failed[name]; ok {
+		return "", errBroken
 	}
 	for i, n := range ip.stack {
 		if n == name {
@@ -60,9 +78,17 @@ func (ip *interp) value(name string) (string, error) {
 	var b strings.Builder
 	err := ip.expand(e.raw, &b)
 	ip.stack = ip.stack[:len(ip.stack)-1]
+	if err == nil && b.Len() > *ip.budget {
+		err = fmt.Errorf("interpolation produces more than %d bytes in this file", maxOutput)
+	}
 	if err != nil {
+		if ip.failed == nil {
+			ip.failed = map[string]error{}
+		}
+		ip.failed[name] = err
 		return "", err
 	}
+	*ip.budget -= b.Len()
 	if ip.done == nil {
 		ip.done = map[string]string{}
 	}

@@ -51,8 +51,7 @@ type rawFile struct {
 	defaults *rawSection
 	sections []*rawSection          // valid sections in file order
 	byID     map[string]*rawSection // "type:name" -> section
-	topDefs  map[string]string      // resolved [DEFAULT] when loaded at top level
-	topBad   map[string]bool        // [DEFAULT] keys that failed to resolve
+	top      *scope                 // the file loaded at the top level or by a same-file use
 	errs     []*Error               // parse errors
 }
 

@@ -17,6 +17,9 @@ type loader struct {
 	files map[string]*rawFile // by absolute path; nil value: unreadable
 	errs  []error
 	seen  map[string]bool // reported error texts, so each is reported once
+	// budget is how many bytes interpolation may still produce in this
+	// load, so that nested references cannot blow up time or memory.
+	budget int
 }
 
 // link is one section on the current use chain.
@@ -80,19 +83,26 @@ func (l *loader) report(f *rawFile, line int, section string, err error) {
 	l.errs = append(l.errs, e)
 }
 
-// defaults resolves the [DEFAULT] of f as PasteDeploy's
-// NicerConfigParser.defaults does: each value interpolated against
-// [DEFAULT] itself plus here and __file__ of f. For a file reached through
-// use = config:..., outer holds the globals of the using section; they fill
-// names f's own [DEFAULT] lacks (ConfigLoader.update_defaults with
-// overwrite=False) and are taken as already resolved.
-func (l *loader) defaults(f *rawFile, outer map[string]string) (map[string]string, map[string]bool) {
-	if outer == nil && f.topDefs != nil {
-		return f.topDefs, f.topBad
+// scope is one loaded instance of a file, as a PasteDeploy ConfigLoader
+// is: its [DEFAULT] resolved as NicerConfigParser.defaults does, each
+// value interpolated against [DEFAULT] itself plus here and __file__ of the
+// file. A file reached through use = config:... is a fresh instance whose
+// [DEFAULT] is filled with the using section's globals for the names it
+// lacks (ConfigLoader.update_defaults with overwrite=False); those are
+// taken as already resolved. A same-file use stays in its scope.
+type scope struct {
+	f    *rawFile
+	defs map[string]string
+	bad  map[string]bool // [DEFAULT] keys that failed to resolve (reported)
+}
+
+func (l *loader) scope(f *rawFile, fill map[string]string) *scope {
+	if fill == nil && f.top != nil {
+		return f.top
 	}
-	defs := make(map[string]string, len(f.defaults.opts)+2+len(outer))
+	defs := make(map[string]string, len(f.defaults.opts)+2+len(fill))
 	bad := map[string]bool{}
-	ip := newInterp(func(name string) (entry, bool) {
+	ip := l.newInterp(func(name string) (entry, bool) {
 		if bad[name] {
 			return entry{broken: true}, true
 		}
@@ -105,11 +115,11 @@ func (l *loader) defaults(f *rawFile, outer map[string]string) (map[string]strin
 		case "__file__":
 			return entry{raw: f.abs, literal: true}, true
 		}
-		v, ok := outer[name]
+		v, ok := fill[name]
 		return entry{raw: v, literal: true}, ok
 	})
 	for _, o := range f.defaults.opts {
-		v, err := ip.value(o.key)
+		v, err := ip.option(o.key)
 		if err != nil {
 			l.report(f, o.line, "DEFAULT", fmt.Errorf("%s: %w", o.key, err))
 			bad[o.key] = true
@@ -122,24 +132,25 @@ func (l *loader) defaults(f *rawFile, outer map[string]string) (map[string]strin
 		}
 		defs[o.key] = v
 	}
-	for k, v := range outer {
+	for k, v := range fill {
 		if _, ok := defs[k]; !ok && !bad[k] {
 			defs[k] = v
 		}
 	}
 	defs["here"] = f.dir
 	defs["__file__"] = f.abs
-	if outer == nil {
-		f.topDefs, f.topBad = defs, bad
+	sc := &scope{f: f, defs: defs, bad: bad}
+	if fill == nil {
+		f.top = sc
 	}
-	return defs, bad
+	return sc
 }
 
 // resolve is PasteDeploy's ConfigLoader.get_context for section s of f,
 // with outer the global_conf handed down by a using section (nil at the
 // top level), plus the checks where PasteDeploy silently goes wrong.
-func (l *loader) resolve(f *rawFile, s *rawSection, outer map[string]string, chain []link) *result {
-	defs, bad := l.defaults(f, outer)
+func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chain []link) *result {
+	f, defs, bad := sc.f, sc.defs, sc.bad
 	gc := make(map[string]string, len(outer)+len(defs))
 	for k, v := range outer {
 		gc[k] = v
@@ -147,7 +158,7 @@ func (l *loader) resolve(f *rawFile, s *rawSection, outer map[string]string, cha
 	for k, v := range defs {
 		gc[k] = v
 	}
-	ip := newInterp(func(name string) (entry, bool) {
+	ip := l.newInterp(func(name string) (entry, bool) {
 		if o, ok := s.lookup(name); ok {
 			return entry{raw: o.value}, true
 		}
@@ -165,7 +176,7 @@ func (l *loader) resolve(f *rawFile, s *rawSection, outer map[string]string, cha
 	}
 	var gets []get
 	for _, o := range s.opts {
-		v, err := ip.value(o.key)
+		v, err := ip.option(o.key)
 		if err != nil {
 			l.report(f, o.line, s.id, fmt.Errorf("%s: %w", o.key, err))
 			continue
@@ -212,7 +223,7 @@ func (l *loader) resolve(f *rawFile, s *rawSection, outer map[string]string, cha
 		res.values = local
 		return res
 	}
-	inner := l.use(f, s, use, gc, chain)
+	inner := l.use(sc, s, use, gc, chain)
 	if inner == nil {
 		res.values = local
 		return res
@@ -237,13 +248,18 @@ func shadowed(key, raw string) error {
 	return fmt.Errorf("%q is also a [DEFAULT] key, and PasteDeploy silently ignores it in a section; use \"set %s = %s\" to override [DEFAULT]", key, key, v)
 }
 
+// maxUseDepth bounds a use chain. PasteDeploy recurses once per link and
+// hits Python's recursion limit long before; the bound keeps a load linear
+// in the size of the file.
+const maxUseDepth = 100
+
 var schemeRE = regexp.MustCompile(`^[a-zA-Z]+:`)
 
 // use follows use = VALUE of section s in f: builtin:KIND ends the chain,
 // config:PATH#NAME continues in another file, any other value names a
 // section of the same type in f.
-func (l *loader) use(f *rawFile, s *rawSection, use Value, gc map[string]string, chain []link) *result {
-	line := use.Pos.Line
+func (l *loader) use(sc *scope, s *rawSection, use Value, gc map[string]string, chain []link) *result {
+	f, line := sc.f, use.Pos.Line
 	f2, name := f, use.Value
 	if schemeRE.MatchString(use.Value) {
 		scheme, rest, _ := strings.Cut(use.Value, ":")
@@ -293,7 +309,14 @@ func (l *loader) use(f *rawFile, s *rawSection, use Value, gc map[string]string,
 			return nil
 		}
 	}
-	return l.resolve(f2, s2, gc, chain)
+	if len(chain) >= maxUseDepth {
+		l.report(f, line, s.id, fmt.Errorf("use = %s: more than %d sections deep", use.Value, maxUseDepth))
+		return nil
+	}
+	if f2 != f {
+		sc = l.scope(f2, gc)
+	}
+	return l.resolve(sc, s2, gc, chain)
 }
 
 // cycle reports a use cycle once, at the use line of its first section in

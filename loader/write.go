@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -24,6 +25,9 @@ func resolvedSections(f *File) (defaults []entryOut, sections [][]entryOut, err 
 	for _, g := range f.Globals {
 		if err := iniKey(g.Key); err != nil {
 			return nil, nil, fmt.Errorf("[DEFAULT]: %w", err)
+		}
+		if err := iniValue(g.Value); err != nil {
+			return nil, nil, fmt.Errorf("[DEFAULT]: %s: %w", g.Key, err)
 		}
 		globals[g.Key] = g.Value
 		defaults = append(defaults, entryOut{g.Key, g.Value})
@@ -62,6 +66,9 @@ func resolvedSections(f *File) (defaults []entryOut, sections [][]entryOut, err 
 			if err := iniKey(k); err != nil || strings.ContainsAny(k, " \t") {
 				return nil, nil, fmt.Errorf("[%s]: set global %q: not writable", id, k)
 			}
+			if err := iniValue(sets[k]); err != nil {
+				return nil, nil, fmt.Errorf("[%s]: set %s: %w", id, k, err)
+			}
 			out = append(out, entryOut{"set " + k, sets[k]})
 		}
 		for _, v := range s.Values {
@@ -74,11 +81,32 @@ func resolvedSections(f *File) (defaults []entryOut, sections [][]entryOut, err 
 			if v.Key == "use" || strings.HasPrefix(v.Key, "set ") || strings.HasPrefix(v.Key, "get ") {
 				return nil, nil, fmt.Errorf("[%s]: key %q: not writable", id, v.Key)
 			}
+			if err := iniValue(v.Value); err != nil {
+				return nil, nil, fmt.Errorf("[%s]: %s: %w", id, v.Key, err)
+			}
 			out = append(out, entryOut{v.Key, v.Value})
 		}
 		sections = append(sections, out)
 	}
 	return defaults, sections, nil
+}
+
+// iniValue reports whether ConfigParser reads value back unchanged when
+// written as a value with continuation lines.
+func iniValue(value string) error {
+	lines := strings.Split(value, "\n")
+	for i, l := range lines {
+		if pyTrim(l) != l {
+			return errors.New("a line of the value starts or ends with white space; not writable")
+		}
+		if i > 0 && l != "" && (l[0] == '#' || l[0] == ';') {
+			return fmt.Errorf("value line %d would be a comment; not writable", i+1)
+		}
+	}
+	if i := len(lines) - 1; i > 0 && lines[i] == "" {
+		return errors.New("the value ends with an empty line; not writable")
+	}
+	return nil
 }
 
 // WriteINI writes f fully resolved as INI: loading the output again gives
@@ -93,11 +121,6 @@ func WriteINI(w io.Writer, f *File) error {
 		fmt.Fprintf(bw, "[%s]\n", header)
 		for _, e := range entries {
 			lines := strings.Split(strings.ReplaceAll(e.value, "%", "%%"), "\n")
-			for i, l := range lines[1:] {
-				if l != "" && (l[0] == '#' || l[0] == ';') {
-					return fmt.Errorf("[%s]: %s: value line %d starts a comment in INI; not writable", header, e.key, i+2)
-				}
-			}
 			fmt.Fprintf(bw, "%s = %s\n", e.key, lines[0])
 			for _, l := range lines[1:] {
 				if l == "" {
