@@ -32,15 +32,40 @@ type rawSection struct {
 	name  string
 	line  int
 	opts  []rawOpt
-	index map[string]int // key -> position in opts
+	index map[string]int // key -> position in opts, once opts is large
+}
+
+func (s *rawSection) find(key string) (int, bool) {
+	if s.index == nil {
+		for i := range s.opts {
+			if s.opts[i].key == key {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	i, ok := s.index[key]
+	return i, ok
 }
 
 func (s *rawSection) lookup(key string) (rawOpt, bool) {
-	i, ok := s.index[key]
-	if !ok {
-		return rawOpt{}, false
+	if i, ok := s.find(key); ok {
+		return s.opts[i], true
 	}
-	return s.opts[i], true
+	return rawOpt{}, false
+}
+
+func (s *rawSection) add(o rawOpt) {
+	s.opts = append(s.opts, o)
+	switch {
+	case s.index != nil:
+		s.index[o.key] = len(s.opts) - 1
+	case len(s.opts) > smallOrdered:
+		s.index = make(map[string]int, 2*len(s.opts))
+		for i := range s.opts {
+			s.index[s.opts[i].key] = i
+		}
+	}
 }
 
 // rawFile is one parsed file, INI or YAML, before resolution.
@@ -60,7 +85,7 @@ func newRawFile(path, abs, dir string) *rawFile {
 		path:     path,
 		abs:      abs,
 		dir:      dir,
-		defaults: &rawSection{id: "DEFAULT", index: map[string]int{}},
+		defaults: &rawSection{id: "DEFAULT"},
 		byID:     map[string]*rawSection{},
 	}
 }
@@ -103,7 +128,7 @@ func (f *rawFile) openSection(header string, line int) *rawSection {
 		f.errorf(line, id, "duplicate section (first at %s:%d)", f.path, first.line)
 		return detached(id)
 	}
-	s := &rawSection{id: id, typ: typ, name: name, line: line, index: map[string]int{}}
+	s := &rawSection{id: id, typ: typ, name: name, line: line}
 	f.byID[id] = s
 	f.sections = append(f.sections, s)
 	return s
@@ -112,7 +137,7 @@ func (f *rawFile) openSection(header string, line int) *rawSection {
 // addOpt records key in s, refusing duplicates as ConfigParser's strict
 // mode does. It reports false when the key was refused.
 func (f *rawFile) addOpt(s *rawSection, key, value string, line int) bool {
-	if first, ok := s.index[key]; ok {
+	if first, ok := s.find(key); ok {
 		f.errorf(line, s.id, "duplicate key %q (first at line %d)", key, s.opts[first].line)
 		return false
 	}
@@ -126,11 +151,10 @@ func (f *rawFile) addOpt(s *rawSection, key, value string, line int) bool {
 			return false
 		}
 	}
-	s.index[key] = len(s.opts)
-	s.opts = append(s.opts, rawOpt{key: key, value: value, line: line})
+	s.add(rawOpt{key: key, value: value, line: line})
 	return true
 }
 
 func detached(id string) *rawSection {
-	return &rawSection{id: id, index: map[string]int{}}
+	return &rawSection{id: id}
 }

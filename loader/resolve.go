@@ -35,33 +35,64 @@ type ordered struct {
 	index map[string]int
 }
 
+// smallOrdered is the size up to which ordered scans instead of indexing:
+// most sections have a handful of keys.
+const smallOrdered = 8
+
+func (o *ordered) find(key string) (int, bool) {
+	if o.index == nil {
+		for i := range o.vals {
+			if o.vals[i].Key == key {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	i, ok := o.index[key]
+	return i, ok
+}
+
 func (o *ordered) put(v Value) {
-	if i, ok := o.index[v.Key]; ok {
+	if i, ok := o.find(v.Key); ok {
 		o.vals[i] = v
 		return
 	}
-	if o.index == nil {
-		o.index = map[string]int{}
-	}
-	o.index[v.Key] = len(o.vals)
 	o.vals = append(o.vals, v)
+	switch {
+	case o.index != nil:
+		o.index[v.Key] = len(o.vals) - 1
+	case len(o.vals) > smallOrdered:
+		o.index = make(map[string]int, 2*len(o.vals))
+		for i := range o.vals {
+			o.index[o.vals[i].Key] = i
+		}
+	}
+}
+
+func (o *ordered) lookup(key string) (Value, bool) {
+	if i, ok := o.find(key); ok {
+		return o.vals[i], true
+	}
+	return Value{}, false
 }
 
 func (o *ordered) take(key string) (Value, bool) {
-	i, ok := o.index[key]
+	i, ok := o.find(key)
 	if !ok {
 		return Value{}, false
 	}
 	v := o.vals[i]
 	o.vals = append(o.vals[:i:i], o.vals[i+1:]...)
-	delete(o.index, key)
-	for j := i; j < len(o.vals); j++ {
-		o.index[o.vals[j].Key] = j
+	if o.index != nil {
+		delete(o.index, key)
+		for j := i; j < len(o.vals); j++ {
+			o.index[o.vals[j].Key] = j
+		}
 	}
 	return v, true
 }
 
-func (o *ordered) has(key string) bool { _, ok := o.index[key]; return ok }
+func (o *ordered) has(key string) bool { _, ok := o.find(key); return ok }
 
 // result is a section resolved through its use chain.
 type result struct {
@@ -151,13 +182,6 @@ func (l *loader) scope(f *rawFile, fill map[string]string) *scope {
 // top level), plus the checks where PasteDeploy silently goes wrong.
 func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chain []link) *result {
 	f, defs, bad := sc.f, sc.defs, sc.bad
-	gc := make(map[string]string, len(outer)+len(defs))
-	for k, v := range outer {
-		gc[k] = v
-	}
-	for k, v := range defs {
-		gc[k] = v
-	}
 	ip := l.newInterp(func(name string) (entry, bool) {
 		if o, ok := s.lookup(name); ok {
 			return entry{raw: o.value}, true
@@ -190,7 +214,6 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 				continue
 			}
 			if o.key[0] == 's' {
-				gc[name] = v
 				res.sets.put(Value{Key: name, Value: v, Pos: pos})
 			} else {
 				gets = append(gets, get{key: name, global: v, line: o.line})
@@ -203,8 +226,20 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 			local.put(Value{Key: o.key, Value: v, Pos: pos})
 		}
 	}
+	// PasteDeploy's global_conf: the using section's, then this file's
+	// [DEFAULT], then this section's sets.
+	global := func(name string) (string, bool) {
+		if v, ok := res.sets.lookup(name); ok {
+			return v.Value, true
+		}
+		if v, ok := defs[name]; ok {
+			return v, true
+		}
+		v, ok := outer[name]
+		return v, ok
+	}
 	for _, g := range gets {
-		v, ok := gc[g.global]
+		v, ok := global(g.global)
 		if !ok {
 			if !bad[g.global] {
 				l.report(f, g.line, s.id, fmt.Errorf("get %s = %s: no global %q", g.key, g.global, g.global))
@@ -222,6 +257,16 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 	if !ok {
 		res.values = local
 		return res
+	}
+	gc := make(map[string]string, len(outer)+len(defs)+len(res.sets.vals))
+	for k, v := range outer {
+		gc[k] = v
+	}
+	for k, v := range defs {
+		gc[k] = v
+	}
+	for _, v := range res.sets.vals {
+		gc[v.Key] = v.Value
 	}
 	inner := l.use(sc, s, use, gc, chain)
 	if inner == nil {
