@@ -258,6 +258,12 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 		res.values = local
 		return res
 	}
+	if s.typ == "pipeline" {
+		// PasteDeploy's _pipeline_app_context never looks at use.
+		l.report(f, use.Pos.Line, s.id, errors.New("a pipeline takes no use (PasteDeploy would refuse it as an extra setting); list the stages in pipeline ="))
+		res.values = local
+		return res
+	}
 	gc := make(map[string]string, len(outer)+len(defs)+len(res.sets.vals))
 	for k, v := range outer {
 		gc[k] = v
@@ -314,7 +320,7 @@ func (l *loader) use(sc *scope, s *rawSection, use Value, gc map[string]string, 
 				l.report(f, line, s.id, fmt.Errorf("use = %s: builtin: needs a kind", use.Value))
 				return nil
 			}
-			return &result{use: use.Value}
+			return &result{use: "builtin:" + rest}
 		case "config":
 			p, n, found := strings.Cut(rest, "#")
 			name = "main"
