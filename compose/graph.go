@@ -63,7 +63,7 @@ func (l *Lab) picture() picture {
 			ph.label += " (" + h.Underlay.String() + ")"
 		}
 		for _, n := range l.Nodes {
-			if n.Host == h.Name {
+			if l.HostOf(n.Name) == h.Name {
 				ph.nodes = append(ph.nodes, n.Name)
 			}
 		}
@@ -105,11 +105,17 @@ func (l *Lab) picture() picture {
 		p.groups = append(p.groups, g)
 	}
 	for _, v := range l.Veths {
-		p.links = append(p.links, pictureLink{
+		pl := pictureLink{
 			from:  portOf(v.A.Node, v.A.Ifname),
 			to:    portOf(v.B.Node, v.B.Ifname),
 			label: addrText(v.A.Node, v.A.Ifname) + " — " + addrText(v.B.Node, v.B.Ifname),
-		})
+		}
+		// A link between hosts is built as a VXLAN tunnel (see ForHost).
+		if ha, hb := l.HostOf(v.A.Node), l.HostOf(v.B.Node); ha != hb {
+			pl.label = "VXLAN tunnel VNI " + strconv.Itoa(TunnelVNI(l.Name, v.Name)) + " " + ha + "—" + hb + "\n" + pl.label
+			pl.dashed = true
+		}
+		p.links = append(p.links, pl)
 	}
 	for _, x := range l.Vxlans {
 		id := "vx/" + x.Netns + "/" + x.Ifname

@@ -111,11 +111,7 @@ func (l *Lab) ForHost(host string) (*Lab, error) {
 	}
 	me := l.host(host)
 	if me == nil {
-		var names []string
-		for _, h := range l.Hosts {
-			names = append(names, h.Name)
-		}
-		return nil, fmt.Errorf("lab %s: no [host:%s] (hosts: %s)", l.Name, host, strings.Join(names, ", "))
+		return nil, fmt.Errorf("lab %s: no [host:%s] (hosts: %s)", l.Name, host, strings.Join(l.hostNames(), ", "))
 	}
 	tunnels, err := l.Tunnels()
 	if err != nil {
@@ -207,4 +203,31 @@ func (l *Lab) ForHost(host string) (*Lab, error) {
 		}
 	}
 	return s, nil
+}
+
+// OneMachine reports why the whole lab cannot be built on one machine, or
+// nil. A lab without hosts, or whose hosts are stitched only by veth
+// links, can: the links stay veth pairs. A [vxlan:] device on a host's
+// underlay (no underlay = NODE:IF) would be created in the machine's own
+// namespace, and its peers on the other hosts would clash with it, so
+// such a lab is applied per host (--host).
+func (l *Lab) OneMachine() error {
+	if len(l.Hosts) < 2 {
+		return nil
+	}
+	for _, x := range l.Vxlans {
+		if x.Underlay == (End{}) {
+			return fmt.Errorf("lab %s: [vxlan:%s] sits on a host's underlay: apply the lab per host with --host NAME (one of %s)",
+				l.Name, x.Name, strings.Join(l.hostNames(), ", "))
+		}
+	}
+	return nil
+}
+
+func (l *Lab) hostNames() []string {
+	var names []string
+	for _, h := range l.Hosts {
+		names = append(names, h.Name)
+	}
+	return names
 }

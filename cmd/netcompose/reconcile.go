@@ -33,8 +33,11 @@ func (f *planFlags) register(cmd *cobra.Command) {
 // and lock of a slice are its own (compose.StateKey).
 func (f *planFlags) target(path string) (*target, error) {
 	t, err := loadTarget(path)
-	if err != nil || f.host == "" {
-		return t, err
+	if err != nil {
+		return nil, err
+	}
+	if f.host == "" {
+		return t, t.lab.OneMachine()
 	}
 	if t.lab, err = t.lab.ForHost(f.host); err != nil {
 		return nil, err
