@@ -61,7 +61,6 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 	}
 	// Record the namespaces about to be created before creating them, so a
 	// crash in the middle leaves them owned, never foreign.
-	deletesNS := false
 	for _, st := range steps {
 		r := stepResource(st)
 		if r.Kind != compose.KindNetns {
@@ -72,8 +71,6 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 			if !namespaceExists(p.Lab, r.Node) {
 				rec.addNode(r.Node)
 			}
-		case compose.Delete:
-			deletesNS = true
 		}
 	}
 	if len(rec.Nodes) > 0 {
@@ -82,11 +79,18 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 		}
 	}
 
+	wit, watch := witness(steps)
+	if wit != "" {
+		steps = lastDelete(steps, wit)
+	}
 	res := &Result{}
 	var journal []undo
 	for i, st := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil, s.rollback(journal, before, &ApplyError{Step: st, Err: err})
+		}
+		if wit != "" && st.Op == compose.Delete && st.Before.Kind == compose.KindNetns && st.Before.Node == wit {
+			s.awaitGone(ctx, wit, watch)
 		}
 		u, err := s.run(st)
 		if err != nil {
@@ -110,10 +114,6 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 		}
 	} else if err := rec.save(); err != nil {
 		return res, err
-	}
-	if deletesNS {
-		s.close()
-		settle(ctx)
 	}
 	return res, nil
 }
@@ -161,12 +161,6 @@ func (s *session) run(st compose.Step) (undo, error) {
 // a step that cannot be undone is reported with the original error.
 func (s *session) rollback(journal []undo, before *record, ae *ApplyError) error {
 	var errs []error
-	deletesNS := false
-	for _, n := range s.rec.Nodes {
-		if !before.has(n) {
-			deletesNS = true // created in this run, so deleted by the undo
-		}
-	}
 	for i := len(journal) - 1; i >= 0; i-- {
 		if err := journal[i].fn(); err != nil {
 			errs = append(errs, fmt.Errorf("undo %s: %w", journal[i].desc, err))
@@ -184,10 +178,6 @@ func (s *session) rollback(journal []undo, before *record, ae *ApplyError) error
 	}
 	if len(errs) > 0 {
 		ae.Err = errors.Join(append([]error{ae.Err, errors.New("rollback incomplete")}, errs...)...)
-	}
-	if deletesNS {
-		s.close()
-		settle(context.Background())
 	}
 	return ae
 }

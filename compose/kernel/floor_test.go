@@ -1,0 +1,195 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/netcompose/netcompose/compose"
+	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// The baselines the benchmark compares netcompose with: the same star lab
+// built by raw netlink calls with no observe, diff, marks or state (the
+// floor), and by the iproute2 script a user would write.
+
+type starLink struct {
+	leaf, hubIf, hubAddr, leafAddr string
+}
+
+func starLinks(n int) []starLink {
+	var out []starLink
+	for _, r := range star(n) {
+		if r.Kind == compose.KindVeth {
+			out = append(out, starLink{leaf: r.Attrs["b.node"], hubIf: r.Attrs["a.ifname"]})
+		}
+	}
+	addrs := map[string]string{}
+	for _, r := range star(n) {
+		if r.Kind == compose.KindAddr {
+			addrs[r.Node+"/"+strings.SplitN(r.Name, "/", 2)[0]] = strings.SplitN(r.Name, "/", 2)[1]
+		}
+	}
+	for i := range out {
+		out[i].hubAddr = addrs["hub/"+out[i].hubIf]
+		out[i].leafAddr = addrs[out[i].leaf+"/eth0"]
+	}
+	return out
+}
+
+type floorNS struct {
+	ns netns.NsHandle
+	h  *netlink.Handle
+}
+
+func floorOpen(name string) (floorNS, error) {
+	if err := nsrun.Create(name); err != nil {
+		return floorNS{}, err
+	}
+	ns, err := netns.GetFromPath(nsrun.Path(name))
+	if err != nil {
+		return floorNS{}, err
+	}
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		return floorNS{}, err
+	}
+	lo, err := h.LinkByName("lo")
+	if err == nil {
+		err = h.LinkSetUp(lo)
+	}
+	return floorNS{ns, h}, err
+}
+
+func (f floorNS) close() { f.h.Close(); f.ns.Close() }
+
+// floorApply builds the star lab with the fewest netlink calls.
+func floorApply(lab string, n int) error {
+	hub, err := floorOpen(compose.NamespaceName(lab, "hub"))
+	if err != nil {
+		return err
+	}
+	defer hub.close()
+	for _, l := range starLinks(n) {
+		leaf, err := floorOpen(compose.NamespaceName(lab, l.leaf))
+		if err != nil {
+			return err
+		}
+		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.hubIf, Flags: net.FlagUp},
+			PeerName: "eth0", PeerNamespace: netlink.NsFd(int(leaf.ns))}
+		if err := hub.h.LinkAdd(v); err != nil {
+			return err
+		}
+		hl, err := hub.h.LinkByName(l.hubIf)
+		if err != nil {
+			return err
+		}
+		a, _ := netlink.ParseAddr(l.hubAddr)
+		if err := hub.h.AddrAdd(hl, a); err != nil {
+			return err
+		}
+		ll, err := leaf.h.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		if err := leaf.h.LinkSetUp(ll); err != nil {
+			return err
+		}
+		a, _ = netlink.ParseAddr(l.leafAddr)
+		if err := leaf.h.AddrAdd(ll, a); err != nil {
+			return err
+		}
+		leaf.close()
+	}
+	return nil
+}
+
+// floorDestroy unmounts every namespace of the star and, as destroy does,
+// waits for the kernel to tear the leaves down (their veth ends in the hub
+// go away) before deleting the hub.
+func floorDestroy(lab string) error {
+	ents, err := os.ReadDir(nsrun.Dir)
+	if err != nil {
+		return err
+	}
+	hub := compose.NamespaceName(lab, "hub")
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), lab+"-") && e.Name() != hub {
+			if err := nsrun.Delete(e.Name()); err != nil {
+				return err
+			}
+		}
+	}
+	ns, err := netns.GetFromPath(nsrun.Path(hub))
+	if err != nil {
+		return nil // not a star, or no hub left
+	}
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		ns.Close()
+		return err
+	}
+	for {
+		links, err := h.LinkList()
+		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return err
+		}
+		if err == nil && len(links) <= 1 { // lo
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	h.Close()
+	ns.Close()
+	return nsrun.Delete(hub)
+}
+
+// script is the iproute2 shell script a user would write for the star.
+func script(lab string, n int) string {
+	var b strings.Builder
+	b.WriteString("set -e\n")
+	hub := compose.NamespaceName(lab, "hub")
+	fmt.Fprintf(&b, "ip netns add %s\nip -n %s link set lo up\n", hub, hub)
+	for _, l := range starLinks(n) {
+		ns := compose.NamespaceName(lab, l.leaf)
+		fmt.Fprintf(&b, "ip netns add %s\nip -n %s link set lo up\n", ns, ns)
+		fmt.Fprintf(&b, "ip -n %s link add %s type veth peer name eth0 netns %s\n", hub, l.hubIf, ns)
+		fmt.Fprintf(&b, "ip -n %s addr add %s dev %s\nip -n %s link set %s up\n", hub, l.hubAddr, l.hubIf, hub, l.hubIf)
+		fmt.Fprintf(&b, "ip -n %s addr add %s dev eth0\nip -n %s link set eth0 up\n", ns, l.leafAddr, ns)
+	}
+	return b.String()
+}
+
+func scriptDestroy(lab string, n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ip netns del %s\n", compose.NamespaceName(lab, "hub"))
+	for _, l := range starLinks(n) {
+		fmt.Fprintf(&b, "ip netns del %s\n", compose.NamespaceName(lab, l.leaf))
+	}
+	return b.String()
+}
+
+func runScript(s string) error {
+	f, err := os.CreateTemp("", "star-*.sh")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(s); err != nil {
+		return err
+	}
+	f.Close()
+	cmd := exec.Command("sh", f.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
+}
