@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -38,14 +39,17 @@ func (f *testFlags) register(cmd *cobra.Command, withOutput bool) {
 func newTestCmd() *cobra.Command {
 	var tf testFlags
 	cmd := &cobra.Command{
-		Use:   "test FILE",
-		Short: "Run the lab's [check:] sections against the applied lab (exit 0 only if all pass)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "test FILE [CHECK...]",
+		Short: "Run the lab's [check:] sections (or only the named ones) against the applied lab; exit 0 only if all pass",
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
 			lab, err := compose.Load(args[0])
 			if err != nil {
+				return err
+			}
+			if err := onlyChecks(lab, args[1:]); err != nil {
 				return err
 			}
 			return testLab(ctx, cmd.OutOrStdout(), lab, args[0], tf)
@@ -98,6 +102,25 @@ func testLab(ctx context.Context, w io.Writer, lab *compose.Lab, path string, tf
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// onlyChecks keeps the checks of lab that names lists, all if it is empty.
+func onlyChecks(lab *compose.Lab, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	var keep []*compose.Check
+	var errs []error
+	for _, name := range names {
+		i := slices.IndexFunc(lab.Checks, func(c *compose.Check) bool { return c.Name == name })
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("test: lab %s has no [check:%s]", lab.Name, name))
+			continue
+		}
+		keep = append(keep, lab.Checks[i])
+	}
+	lab.Checks = keep
+	return errors.Join(errs...)
 }
 
 func writeJUnit(path, suite string, results []check.Result) error {

@@ -1,0 +1,419 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/netcompose/netcompose/compose"
+	"github.com/netcompose/netcompose/compose/check"
+	"github.com/netcompose/netcompose/compose/kernel"
+)
+
+// labCase says, for one shipped lab, what to look at with iproute2 once it
+// is applied, what the passing checks must show beyond "pass", and how to
+// break it so that one named check fails for a reason naming the cause.
+type labCase struct {
+	// inspect checks the applied lab with `ip -j`, not with our code.
+	inspect func(t *testing.T, lab string)
+	// ttl: check name -> the reply TTL it must see (the path it proves).
+	ttl map[string]int
+	// breakIt damages the running lab by hand.
+	breakIt func(t *testing.T, lab string)
+	broken  string   // the check that must then fail
+	reason  []string // words its reason must contain
+}
+
+var quickstartCase = labCase{
+	inspect: func(t *testing.T, lab string) {
+		if !hasAddr(ipJSON(t, lab+"-b", "addr", "show", "dev", "eth0"), "10.0.0.2", 24) {
+			t.Errorf("ip -n %s-b addr: no 10.0.0.2/24 on eth0", lab)
+		}
+	},
+	ttl:     map[string]int{"a-to-b": 64},
+	// a loses its subnet route: the reason must say so
+	breakIt: func(t *testing.T, lab string) { ip(t, "-n", lab+"-a", "route", "del", "10.0.0.0/24", "dev", "eth0") },
+	broken:  "a-to-b",
+	reason:  []string{"network is unreachable", "no route"},
+}
+
+var labCases = map[string]labCase{
+	"quickstart.ini":  quickstartCase,
+	"quickstart.yaml": quickstartCase,
+	"proxy-arp-firewall.ini": {
+		inspect: func(t *testing.T, lab string) {
+			if !hasRoute(ipJSON(t, lab+"-firewall", "route", "show"), "192.0.2.20", "", "srv") {
+				t.Errorf("ip -n %s-firewall route: no 192.0.2.20 dev srv", lab)
+			}
+			// the server is untouched: its only route is its subnet's
+			routes := ipJSON(t, lab+"-server", "-4", "route", "show")
+			if len(routes) != 1 || !hasRoute(routes, "192.0.2.0/24", "", "eth0") {
+				t.Errorf("ip -n %s-server route: want only 192.0.2.0/24 dev eth0, got %v", lab, routes)
+			}
+		},
+		// one hop: the firewall forwards, the reply's TTL drops by one
+		ttl: map[string]int{"client-to-server": 63, "server-to-client": 63},
+		breakIt: func(t *testing.T, lab string) {
+			ip(t, "netns", "exec", lab+"-firewall", "sysctl", "-qw", "net.ipv4.conf.cli.proxy_arp=0")
+		},
+		broken: "arp-answered-by-firewall",
+		reason: []string{"no ARP reply for 192.0.2.20", "want firewall:cli"},
+	},
+	"arp-multinic.ini": {
+		inspect: func(t *testing.T, lab string) {
+			if ports := ipJSON(t, lab+"-switch", "link", "show", "master", "br0"); len(ports) != 5 {
+				t.Errorf("ip -n %s-switch link show master br0: %d ports, want 5", lab, len(ports))
+			}
+		},
+		ttl: map[string]int{"ping-tuned": 64},
+		breakIt: func(t *testing.T, lab string) {
+			ip(t, "netns", "exec", lab+"-tuned", "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=0")
+		},
+		broken: "tuned-answers-once",
+		reason: []string{"(tuned:eth1)", "want only tuned:eth0"},
+	},
+	"east-west.ini": {
+		inspect: func(t *testing.T, lab string) {
+			if !hasRoute(ipJSON(t, lab+"-web", "route", "show"), "10.2.0.0/24", "10.2.0.1", "eth0") {
+				t.Errorf("ip -n %s-web route: no 10.2.0.0/24 via 10.2.0.1 dev eth0", lab)
+			}
+		},
+		// neighbours on one segment, yet one hop apart: sec is in the path
+		ttl:     map[string]int{"web-to-db": 63, "db-to-web": 63},
+		breakIt: func(t *testing.T, lab string) { ip(t, "-n", lab+"-sec", "route", "del", "10.2.0.20/32") },
+		broken:  "web-to-db",
+		reason:  []string{"no reply from 10.2.0.20", "unreachable from 10.2.0.1"},
+	},
+}
+
+// TestShippedLabs applies every single-host lab in topologies/ under a
+// unique name, checks it with iproute2, runs its checks, breaks it and
+// sees the right check fail, and destroys it without a trace. The
+// vxlan-* labs are the VXLAN tests' business.
+func TestShippedLabs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2 for the independent checks")
+	}
+	files, err := filepath.Glob("../../topologies/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := make([]byte, 2)
+	rand.Read(suffix)
+	n := 0
+	for _, file := range files {
+		base := filepath.Base(file)
+		if strings.HasPrefix(base, "vxlan-") || !(strings.HasSuffix(base, ".ini") || strings.HasSuffix(base, ".yaml")) {
+			continue
+		}
+		lc, ok := labCases[base]
+		if !ok {
+			t.Errorf("%s: no case in labCases: say how to check and break it", base)
+			continue
+		}
+		n++
+		lab := fmt.Sprintf("lt%s%d", hex.EncodeToString(suffix), n)
+		t.Run(base, func(t *testing.T) {
+			t.Parallel()
+			testShippedLab(t, file, lab, lc)
+		})
+	}
+}
+
+func testShippedLab(t *testing.T, file, lab string, lc labCase) {
+	path := copyLab(t, file, lab)
+	t.Cleanup(func() {
+		if code := run([]string{"destroy", "--lab", lab}); code != 0 {
+			t.Errorf("cleanup: destroy --lab %s: exit %d", lab, code)
+		}
+	})
+	if code := run([]string{"apply", path}); code != 0 {
+		t.Fatalf("apply %s: exit %d", path, code)
+	}
+	lc.inspect(t, lab)
+
+	results, code := testResults(t, path)
+	if code != 0 {
+		t.Errorf("test: exit %d, want 0", code)
+	}
+	l, err := compose.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != len(l.Checks) || len(results) == 0 {
+		t.Errorf("test: %d results for %d checks", len(results), len(l.Checks))
+	}
+	for _, r := range results {
+		if !r.Pass {
+			t.Errorf("check %s failed: %s", r.Name, r.Reason)
+		}
+		if want, ok := lc.ttl[r.Name]; ok && r.TTL != want {
+			t.Errorf("check %s: reply ttl %d, want %d (%s)", r.Name, r.TTL, want, r.Reason)
+		}
+	}
+
+	lc.breakIt(t, lab)
+	results, code = testResults(t, path, lc.broken)
+	if code != 1 {
+		t.Errorf("test after breaking: exit %d, want 1", code)
+	}
+	if len(results) != 1 || results[0].Pass {
+		t.Fatalf("test %s after breaking: want one failed result, got %+v", lc.broken, results)
+	}
+	for _, w := range lc.reason {
+		if !strings.Contains(results[0].Reason, w) {
+			t.Errorf("check %s after breaking: reason %q does not say %q", lc.broken, results[0].Reason, w)
+		}
+	}
+
+	if code := run([]string{"destroy", path}); code != 0 {
+		t.Fatalf("destroy: exit %d", code)
+	}
+	assertGone(t, lab)
+}
+
+// copyLab writes file to a temp dir with [DEFAULT] lab = name.
+func copyLab(t *testing.T, file, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^(\s*lab\s*[=:]\s*)\S+\s*$`)
+	if !re.Match(b) {
+		t.Fatalf("%s: no lab = line to rename", file)
+	}
+	b = re.ReplaceAll(b, []byte("${1}"+name))
+	path := filepath.Join(t.TempDir(), filepath.Base(file))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// testResults runs `netcompose test -o json FILE CHECK...` and decodes
+// its results.
+func testResults(t *testing.T, args ...string) ([]check.Result, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := runTo(&out, &errOut, append([]string{"test", "-o", "json"}, args...))
+	var results []check.Result
+	if err := json.Unmarshal(out.Bytes(), &results); err != nil {
+		t.Fatalf("test %v: exit %d, %v\nstdout: %s\nstderr: %s", args, code, err, out.String(), errOut.String())
+	}
+	return results, code
+}
+
+// runTo is run with the command's output captured.
+func runTo(stdout, stderr *bytes.Buffer, args []string) int {
+	cmd := newRootCmd()
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	err := cmd.Execute()
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		if ee.err != nil {
+			fmt.Fprintln(stderr, ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, err)
+	return 1
+}
+
+func assertGone(t *testing.T, lab string) {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatalf("ip netns list: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, lab+"-") {
+			t.Errorf("namespace left behind: %s", line)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(kernel.StateDir, lab)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s/%s left behind (stat: %v)", kernel.StateDir, lab, err)
+	}
+}
+
+func ip(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+// ipJSON runs `ip -j -n NS ARGS...` and decodes its array.
+func ipJSON(t *testing.T, ns string, args ...string) []map[string]any {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"-j", "-n", ns}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("ip -j -n %s %s: %v", ns, strings.Join(args, " "), err)
+	}
+	var v []map[string]any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("ip -j -n %s %s: %v: %s", ns, strings.Join(args, " "), err, out)
+	}
+	return v
+}
+
+func hasAddr(links []map[string]any, local string, prefixlen float64) bool {
+	for _, l := range links {
+		infos, _ := l["addr_info"].([]any)
+		for _, i := range infos {
+			a, _ := i.(map[string]any)
+			if a["local"] == local && a["prefixlen"] == prefixlen {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasRoute(routes []map[string]any, dst, via, dev string) bool {
+	for _, r := range routes {
+		gw, _ := r["gateway"].(string)
+		if r["dst"] == dst && gw == via && r["dev"] == dev {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPlanChecks maps checks to probe specs without a kernel: node names
+// become namespaces and first addresses, addresses find their owner, and
+// arp answers become the kernel's MACs.
+func TestPlanChecks(t *testing.T) {
+	lab := loadString(t, `[DEFAULT]
+lab = pc
+[netns:a]
+address.eth0 = 10.0.0.1/24
+[netns:b]
+address.lo = 10.9.9.9/32
+address.eth0 = 2001:db8::2/64 10.0.0.2/24
+[veth:a-b]
+endpoints = a:eth0 b:eth0
+[check:to-node]
+from = a
+to = b:80
+protocol = tcp
+[check:to-ip]
+from = b
+to = 10.0.0.1
+max_loss = 50
+count = 4
+[check:to-stranger]
+from = a
+to = 192.0.2.99
+expect = fail
+[check:arp]
+from = a
+to = b
+protocol = arp
+answer = b:eth0
+timeout = 3
+`)
+	nodes := map[string]kernel.NodeStatus{
+		"a": {Node: "a", Interfaces: []kernel.Interface{{Name: "lo", MAC: "00:00:00:00:00:00"}, {Name: "eth0", MAC: "02:00:00:00:00:0a"}}},
+		"b": {Node: "b", Interfaces: []kernel.Interface{{Name: "eth0", MAC: "02:00:00:00:00:0b"}}},
+	}
+	type got struct {
+		From, Target, TargetNetns, Expect string
+		Port                              uint16
+		Count                             int
+		MaxLoss                           float64
+		Want                              []answerSet
+	}
+	var gots []got
+	for _, p := range planChecks(lab, nodes) {
+		if p.err != "" {
+			t.Errorf("check %s: %s", p.spec.Name, p.err)
+		}
+		gots = append(gots, got{p.spec.FromNetns, p.spec.Target.String(), p.spec.TargetNetns, p.spec.Expect,
+			p.spec.Port, p.spec.Count, p.spec.MaxLoss, p.want})
+	}
+	want := []got{
+		// the first address not on lo, IPv6 included
+		{From: "pc-a", Target: "2001:db8::2", TargetNetns: "pc-b", Expect: "pass", Port: 80, Count: 3},
+		{From: "pc-b", Target: "10.0.0.1", TargetNetns: "pc-a", Expect: "pass", Count: 4, MaxLoss: 0.5},
+		{From: "pc-a", Target: "192.0.2.99", Expect: "fail", Count: 3},
+		// arp wants IPv4; the engine only collects answers (expect pass)
+		{From: "pc-a", Target: "10.0.0.2", TargetNetns: "pc-b", Expect: "pass", Count: 3,
+			Want: []answerSet{{name: "b:eth0", macs: []string{"02:00:00:00:00:0b"}}}},
+	}
+	if diff := cmp.Diff(want, gots, cmp.AllowUnexported(answerSet{})); diff != "" {
+		t.Errorf("specs (-want +got):\n%s", diff)
+	}
+}
+
+// TestJudgeARP judges answer sets: every listed interface, nothing else.
+func TestJudgeARP(t *testing.T) {
+	macs := map[string]string{"02:00:00:00:00:01": "h:eth0", "02:00:00:00:00:02": "h:eth1"}
+	both := []answerSet{{"h:eth0", []string{"02:00:00:00:00:01"}}, {"h:eth1", []string{"02:00:00:00:00:02"}}}
+	one := both[:1]
+	ans := func(m ...string) []check.Answer {
+		var a []check.Answer
+		for _, x := range m {
+			a = append(a, check.Answer{MAC: x})
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		name    string
+		expect  string
+		want    []answerSet
+		answers []check.Answer
+		pass    bool
+		reason  string
+	}{
+		{"both answer as listed", "pass", both, ans("02:00:00:00:00:02", "02:00:00:00:00:01"), true, "answered by"},
+		{"one of two is missing", "pass", both, ans("02:00:00:00:00:01"), false, "h:eth1 did not answer"},
+		{"an extra answer", "pass", one, ans("02:00:00:00:00:01", "02:00:00:00:00:02"), false, "want only h:eth0"},
+		{"nobody answers", "pass", one, nil, false, "no ARP reply, want h:eth0"},
+		{"any answer without a list", "pass", nil, ans("02:00:00:00:00:09"), true, "answered by 02:00:00:00:00:09"},
+		{"fail: listed one silent", "fail", one, ans("02:00:00:00:00:02"), true, "none of h:eth0 as expected"},
+		{"fail: listed one answers", "fail", one, ans("02:00:00:00:00:01"), false, "want not h:eth0"},
+		{"fail: nobody, nobody wanted", "fail", nil, nil, true, "as expected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := checkPlan{want: tc.want, macs: macs, arp: true, check: &compose.Check{Expect: tc.expect}}
+			pass, reason := p.judgeARP(tc.answers, "no ARP reply")
+			if pass != tc.pass || !strings.Contains(reason, tc.reason) {
+				t.Errorf("got %v %q, want %v and a reason with %q", pass, reason, tc.pass, tc.reason)
+			}
+		})
+	}
+}
+
+func loadString(t *testing.T, ini string) *compose.Lab {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "lab.ini")
+	if err := os.WriteFile(path, []byte(ini), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lab, err := compose.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lab
+}
+
