@@ -41,7 +41,7 @@ var quickstartCase = labCase{
 			t.Errorf("ip -n %s-b addr: no 10.0.0.2/24 on eth0", lab)
 		}
 	},
-	ttl:     map[string]int{"a-to-b": 64},
+	ttl: map[string]int{"a-to-b": 64},
 	// a loses its subnet route: the reason must say so
 	breakIt: func(t *testing.T, lab string) { ip(t, "-n", lab+"-a", "route", "del", "10.0.0.0/24", "dev", "eth0") },
 	broken:  "a-to-b",
@@ -416,4 +416,3 @@ func loadString(t *testing.T, ini string) *compose.Lab {
 	}
 	return lab
 }
-
