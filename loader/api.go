@@ -1,11 +1,14 @@
 package loader
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Lookup returns the section's own value for key, else the global of that
@@ -32,6 +35,10 @@ const maxFile = 16 << 20
 func Load(path string) (*File, error) {
 	data, err := readFile(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return nil, &Error{Pos: Pos{File: path}, Err: err}
 	}
 	return Parse(path, data)
@@ -76,7 +83,29 @@ func parse(name string, data []byte, read func(string) ([]byte, error)) (*File, 
 			Globals: globals,
 		})
 	}
-	return file, errors.Join(l.errs...)
+	return file, errors.Join(l.sortedErrs()...)
+}
+
+// sortedErrs orders the errors by line within each file, files in the
+// order their first error was found (the top-level file first, if it has
+// any).
+func (l *loader) sortedErrs() []error {
+	rank := map[string]int{}
+	for _, e := range l.errs {
+		p := e.(*Error).Pos.File
+		if _, ok := rank[p]; !ok {
+			rank[p] = len(rank)
+		}
+	}
+	errs := slices.Clone(l.errs)
+	slices.SortStableFunc(errs, func(a, b error) int {
+		pa, pb := a.(*Error).Pos, b.(*Error).Pos
+		if c := cmp.Compare(rank[pa.File], rank[pb.File]); c != 0 {
+			return c
+		}
+		return cmp.Compare(pa.Line, pb.Line)
+	})
+	return errs
 }
 
 // readFile reads a regular file of at most maxFile bytes, so that a
@@ -92,14 +121,14 @@ func readFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
+		return nil, errors.New("not a regular file")
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(data) > maxFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxFile)
+		return nil, fmt.Errorf("larger than %d bytes", maxFile)
 	}
 	return data, nil
 }

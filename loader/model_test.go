@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -196,5 +197,16 @@ func TestWriteRefusesWhatDoesNotReadBack(t *testing.T) {
 	f.Sections[0].Values[0] = Value{Key: "k", Value: "a\n# b"}
 	if err := WriteYAML(&bytes.Buffer{}, f); err == nil {
 		t.Error("WriteYAML wrote a value line that INI reads as a comment")
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("testdata/does-not-exist.ini")
+	var le *Error
+	if !errors.As(err, &le) {
+		t.Fatalf("err = %v, want a *Error", err)
+	}
+	if want := "testdata/does-not-exist.ini: no such file or directory"; err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
 	}
 }

@@ -15,7 +15,7 @@ import (
 type loader struct {
 	read  func(path string) ([]byte, error)
 	files map[string]*rawFile // by absolute path; nil value: unreadable
-	errs  []error
+	errs  []error // each one an *Error
 	seen  map[string]bool // reported error texts, so each is reported once
 	// budget is how many bytes interpolation may still produce in this
 	// load, so that nested references cannot blow up time or memory.
@@ -220,7 +220,8 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 			}
 		default:
 			if _, ok := defs[o.key]; ok {
-				l.report(f, o.line, s.id, shadowed(o.key, o.value))
+				_, own := f.defaults.lookup(o.key)
+				l.report(f, o.line, s.id, shadowed(o.key, o.value, own))
 				continue
 			}
 			local.put(Value{Key: o.key, Value: v, Pos: pos})
@@ -288,13 +289,19 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 	return inner
 }
 
-func shadowed(key, raw string) error {
+// shadowed is the error for a plain key that is also a global; own tells
+// whether the global is in this file's [DEFAULT] (else a template file
+// got it from the file that uses it).
+func shadowed(key, raw string, own bool) error {
 	v := raw
 	if v == "" || strings.ContainsRune(v, '\n') || len(v) > 40 {
 		v = "v"
 	}
-	if key == "here" || key == "__file__" {
+	switch {
+	case key == "here" || key == "__file__":
 		return fmt.Errorf("%q is a global set by the loader, and PasteDeploy silently ignores it in a section; use \"set %s = %s\" to override it, or choose another name", key, key, v)
+	case !own:
+		return fmt.Errorf("%q is a global of the file using this template, and PasteDeploy silently ignores it here; use \"set %s = %s\" to override it, or choose another name", key, key, v)
 	}
 	return fmt.Errorf("%q is also a [DEFAULT] key, and PasteDeploy silently ignores it in a section; use \"set %s = %s\" to override [DEFAULT]", key, key, v)
 }

@@ -95,12 +95,12 @@ func TestRules(t *testing.T) {
 			errs:  []string{`$DIR/lab.ini:4: [veth:a]: "mtu" is also a [DEFAULT] key, and PasteDeploy silently ignores it in a section; use "set mtu = 2" to override [DEFAULT]`},
 		},
 		{
-			name:  "every error of a run is reported",
+			name:  "every error of a run is reported, in line order",
 			files: map[string]string{"lab.ini": "[netns:a]\nx = %(q)s\n[netns:a]\n[netns:b]\nuse = b\n"},
 			want:  view{"netns:a": {}, "netns:b": {}},
 			errs: []string{
-				`$DIR/lab.ini:3: [netns:a]: duplicate section (first at $DIR/lab.ini:1)`,
 				`$DIR/lab.ini:2: [netns:a]: x: unknown key "q" in %(q)s`,
+				`$DIR/lab.ini:3: [netns:a]: duplicate section (first at $DIR/lab.ini:1)`,
 				`$DIR/lab.ini:5: [netns:b]: use cycle: [netns:b] -> [netns:b]`,
 			},
 		},
