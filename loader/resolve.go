@@ -15,8 +15,8 @@ import (
 type loader struct {
 	read  func(path string) ([]byte, error)
 	files map[string]*rawFile // by absolute path; nil value: unreadable
-	errs  []error // each one an *Error
-	seen  map[string]bool // reported error texts, so each is reported once
+	errs  []error             // each one an *Error
+	seen  map[string]bool     // reported error texts, so each is reported once
 	// budget is how many bytes interpolation may still produce in this
 	// load, so that nested references cannot blow up time or memory.
 	budget int
