@@ -388,4 +388,3 @@ func capture(t *testing.T, ns string, match func([]byte) bool) func() bool {
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
