@@ -205,3 +205,80 @@ func hasUDP(t *testing.T, ns string, port int) bool {
 	}
 	return len(out) > 0
 }
+
+// Each setting reaches the kernel as written and reads back in the
+// lowering's normal form, so a second apply is a no-op; changing it
+// replaces the device.
+func TestVxlanSettings(t *testing.T) {
+	requireRoot(t)
+	lab := newLab(t)
+	base := []compose.Resource{
+		res(compose.KindNetns, "h1", ""), res(compose.KindNetns, "h2", ""), res(compose.KindNetns, "o1", ""),
+		veth("underlay", "h1", "eth0", "h2", "eth0", "1500"),
+		res(compose.KindAddr, "h1", "eth0/192.0.2.1/24"),
+	}
+	type want struct {
+		Group, Remote string
+		Port, TTL     int
+		Learning      bool
+		MTU           int
+	}
+	for _, c := range []struct {
+		name  string
+		attrs []string
+		want  want
+	}{
+		{"multicast group on the underlay",
+			[]string{"vni", "7", "port", "4789", "learning", "on", "ttl", "5", "tos", "0", "mtu", "1450",
+				"local", "192.0.2.1", "group", "239.1.1.7", "underlay", "eth0", "underlay.netns", "h1"},
+			want{Group: "239.1.1.7", Port: 4789, TTL: 5, Learning: true, MTU: 1450}},
+		{"learning off, linux port, ttl and own mtu",
+			[]string{"vni", "7", "port", "8472", "learning", "off", "ttl", "64", "tos", "0", "mtu", "1400",
+				"local", "192.0.2.1", "remote", "192.0.2.2", "underlay", "eth0", "underlay.netns", "h1"},
+			want{Remote: "192.0.2.2", Port: 8472, TTL: 64, MTU: 1400}},
+		{"vni change replaces the device",
+			[]string{"vni", "9", "port", "4789", "learning", "on", "ttl", "0", "tos", "0", "mtu", "1450",
+				"local", "192.0.2.1", "remote", "192.0.2.2", "underlay", "eth0", "underlay.netns", "h1"},
+			want{Remote: "192.0.2.2", Port: 4789, Learning: true, MTU: 1450}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			desired := append(slices.Clone(base), res(compose.KindVxlan, "o1", "vx0", c.attrs...))
+			compose.Sort(desired)
+			p, err := converge(lab, desired, ApplyOptions{})
+			if err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			if first := c.name == "multicast group on the underlay"; !first && !slices.Contains(planIDs(p), "replace vxlan/o1/vx0") {
+				t.Errorf("plan %v: want a replace of vxlan/o1/vx0", planIDs(p))
+			}
+			actual, err := Observe(context.Background(), lab, desired)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := compose.Diff(lab, desired, actual); !p.Empty() {
+				t.Errorf("second apply would change %v", planIDs(p))
+			}
+			out := ip(t, "-j", "-d", "-n", compose.NamespaceName(lab, "o1"), "link", "show", "dev", "vx0")
+			var v []struct {
+				MTU      int `json:"mtu"`
+				Linkinfo struct {
+					Data struct {
+						Group    string `json:"group"`
+						Remote   string `json:"remote"`
+						Port     int    `json:"port"`
+						TTL      int    `json:"ttl"`
+						Learning bool   `json:"learning"`
+					} `json:"info_data"`
+				} `json:"linkinfo"`
+			}
+			if err := json.Unmarshal([]byte(out), &v); err != nil || len(v) != 1 {
+				t.Fatalf("ip link show: %v\n%s", err, out)
+			}
+			d := v[0].Linkinfo.Data
+			got := want{Group: d.Group, Remote: d.Remote, Port: d.Port, TTL: d.TTL, Learning: d.Learning, MTU: v[0].MTU}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("ip -d link show vx0 (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
