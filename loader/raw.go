@@ -78,6 +78,7 @@ type rawFile struct {
 	byID     map[string]*rawSection // "type:name" -> section
 	top      *scope                 // the file loaded at the top level or by a same-file use
 	errs     []*Error               // parse errors
+	yamlKeys int                    // keys read from YAML, aliases expanded
 }
 
 func newRawFile(path, abs, dir string) *rawFile {

@@ -20,7 +20,14 @@ type loader struct {
 	// budget is how many bytes interpolation may still produce in this
 	// load, so that nested references cannot blow up time or memory.
 	budget int
+	// keys counts the values resolved so far: use = BIG in many sections
+	// multiplies them, so the count is bounded by maxKeys.
+	keys int
 }
+
+// maxKeys bounds the values one load resolves (in all its sections) and
+// the keys a YAML file may expand to through aliases.
+const maxKeys = 1 << 18
 
 // link is one section on the current use chain.
 type link struct {
@@ -182,6 +189,10 @@ func (l *loader) scope(f *rawFile, fill map[string]string) *scope {
 // top level), plus the checks where PasteDeploy silently goes wrong.
 func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chain []link) *result {
 	f, defs, bad := sc.f, sc.defs, sc.bad
+	if l.keys += len(s.opts); l.keys > maxKeys {
+		l.report(f, s.line, s.id, fmt.Errorf("the lab resolves to more than %d keys", maxKeys))
+		return &result{}
+	}
 	ip := l.newInterp(func(name string) (entry, bool) {
 		if o, ok := s.lookup(name); ok {
 			return entry{raw: o.value}, true

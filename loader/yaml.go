@@ -75,6 +75,10 @@ func yamlSection(f *rawFile, s *rawSection, v *yaml.Node) {
 		f.errorf(v.Line, s.id, "yaml: a section must be a mapping of keys")
 		return
 	}
+	if f.yamlKeys += len(v.Content) / 2; f.yamlKeys > maxKeys {
+		f.errorf(v.Line, s.id, "yaml: more than %d keys (through aliases?)", maxKeys)
+		return
+	}
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, val := deref(v.Content[i]), deref(v.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
