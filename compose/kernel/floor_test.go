@@ -167,15 +167,6 @@ func script(lab string, n int) string {
 	return b.String()
 }
 
-func scriptDestroy(lab string, n int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "ip netns del %s\n", compose.NamespaceName(lab, "hub"))
-	for _, l := range starLinks(n) {
-		fmt.Fprintf(&b, "ip netns del %s\n", compose.NamespaceName(lab, l.leaf))
-	}
-	return b.String()
-}
-
 func runScript(s string) error {
 	f, err := os.CreateTemp("", "star-*.sh")
 	if err != nil {
