@@ -235,3 +235,66 @@ func TestGraphTunnel(t *testing.T) {
 		}
 	}
 }
+
+// A vxlan device's MTU defaults to its underlay's minus the outer
+// headers, and its local address to the underlay's.
+func TestVxlanDefaults(t *testing.T) {
+	for _, c := range []struct {
+		name, text   string
+		mtu, local   string
+		remote, port string
+	}{
+		{"over a 9000-byte veth", `
+[netns:h]
+address.eth0 = 192.0.2.1/24
+[netns:o]
+[veth:u]
+endpoints = h:eth0 o:up
+mtu = 9000
+[vxlan:vx]
+netns = h
+vni = 5
+underlay = h:eth0
+remote = 192.0.2.2
+`, "8950", "192.0.2.1", "192.0.2.2", "4789"},
+		{"over IPv6", `
+[netns:h]
+address.eth0 = 2001:db8::1/64
+[netns:o]
+[veth:u]
+endpoints = h:eth0 o:up
+[vxlan:vx]
+netns = h
+vni = 5
+underlay = h:eth0
+remote = 2001:db8::2
+port = 8472
+`, "1430", "2001:db8::1", "2001:db8::2", "8472"},
+		{"no underlay", `
+[netns:h]
+[vxlan:vx]
+netns = h
+vni = 5
+local = 192.0.2.1
+remote = 192.0.2.2 192.0.2.3
+`, "1450", "192.0.2.1", "", "4789"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lab, err := build(t, c.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range lab.Resources() {
+				if r.Kind != KindVxlan {
+					continue
+				}
+				got := [4]string{r.Attrs["mtu"], r.Attrs["local"], r.Attrs["remote"], r.Attrs["port"]}
+				if want := [4]string{c.mtu, c.local, c.remote, c.port}; got != want {
+					t.Errorf("mtu, local, remote, port = %q, want %q", got, want)
+				}
+				return
+			}
+			t.Fatal("no vxlan resource")
+		})
+	}
+}
