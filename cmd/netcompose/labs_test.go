@@ -349,7 +349,7 @@ timeout = 3
 		Want                              []answerSet
 	}
 	var gots []got
-	for _, p := range planChecks(lab, nodes) {
+	for _, p := range planChecks(lab, lab.Checks, nodes) {
 		if p.err != "" {
 			t.Errorf("check %s: %s", p.spec.Name, p.err)
 		}

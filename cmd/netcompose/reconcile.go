@@ -162,7 +162,7 @@ func newApplyCmd() *cobra.Command {
 			if pf.output == "json" {
 				tf.output = "json"
 			}
-			return testLab(ctx, cmd.OutOrStdout(), t.lab, args[0], tf)
+			return testLab(ctx, cmd.OutOrStdout(), args[0], pf.host, nil, tf)
 		},
 	}
 	pf.register(cmd)

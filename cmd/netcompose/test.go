@@ -38,6 +38,7 @@ func (f *testFlags) register(cmd *cobra.Command, withOutput bool) {
 
 func newTestCmd() *cobra.Command {
 	var tf testFlags
+	var host string
 	cmd := &cobra.Command{
 		Use:   "test FILE [CHECK...]",
 		Short: "Run the lab's [check:] sections (or only the named ones) against the applied lab; exit 0 only if all pass",
@@ -45,33 +46,61 @@ func newTestCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
-			lab, err := compose.Load(args[0])
-			if err != nil {
-				return err
-			}
-			if err := onlyChecks(lab, args[1:]); err != nil {
-				return err
-			}
-			return testLab(ctx, cmd.OutOrStdout(), lab, args[0], tf)
+			return testLab(ctx, cmd.OutOrStdout(), args[0], host, args[1:], tf)
 		},
 	}
 	tf.register(cmd, true)
+	cmd.Flags().StringVar(&host, "host", "", "run the checks that start on this [host:NAME] of a multi-host lab (applied with apply --host)")
 	return cmd
 }
 
-// testLab runs lab's checks, writes the results and fails (exit 1, no
-// further message) unless all pass.
-func testLab(ctx context.Context, w io.Writer, lab *compose.Lab, path string, tf testFlags) error {
+// testRun is what one test works on.
+type testRun struct {
+	lab    *compose.Lab // the whole lab: addresses of every node
+	checks []*compose.Check
+	key    string // the state record: the lab, or its slice for one host
+	host   string
+	path   string
+}
+
+func loadTestRun(path, host string, only []string) (*testRun, error) {
+	lab, err := compose.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	tr := &testRun{lab: lab, checks: lab.Checks, key: lab.Name, host: host, path: path}
+	if host != "" {
+		slice, err := lab.ForHost(host)
+		if err != nil {
+			return nil, err
+		}
+		tr.checks, tr.key = slice.Checks, compose.StateKey(lab.Name, host)
+	}
+	if tr.checks, err = onlyChecks(lab.Name, tr.checks, only); err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
+
+// testLab runs the checks of the lab in path (those starting on host, if
+// given; only the named ones, if any), writes the results and fails
+// (exit 1, no further message) unless all pass.
+func testLab(ctx context.Context, w io.Writer, path, host string, only []string, tf testFlags) error {
 	switch tf.output {
 	case "table", "text", "", "json":
 	default:
 		return fmt.Errorf("test: unknown output format %q (want table or json)", tf.output)
 	}
-	nodes, err := appliedNodes(ctx, lab, path)
+	tr, err := loadTestRun(path, host, only)
 	if err != nil {
 		return err
 	}
-	plans := planChecks(lab, nodes)
+	lab := tr.lab
+	nodes, err := appliedNodes(ctx, tr)
+	if err != nil {
+		return err
+	}
+	plans := planChecks(lab, tr.checks, nodes)
 	specs := make([]check.Spec, len(plans))
 	for i, p := range plans {
 		specs[i] = p.spec
@@ -104,23 +133,22 @@ func testLab(ctx context.Context, w io.Writer, lab *compose.Lab, path string, tf
 	return nil
 }
 
-// onlyChecks keeps the checks of lab that names lists, all if it is empty.
-func onlyChecks(lab *compose.Lab, names []string) error {
+// onlyChecks keeps the checks that names lists, all if it is empty.
+func onlyChecks(lab string, checks []*compose.Check, names []string) ([]*compose.Check, error) {
 	if len(names) == 0 {
-		return nil
+		return checks, nil
 	}
 	var keep []*compose.Check
 	var errs []error
 	for _, name := range names {
-		i := slices.IndexFunc(lab.Checks, func(c *compose.Check) bool { return c.Name == name })
+		i := slices.IndexFunc(checks, func(c *compose.Check) bool { return c.Name == name })
 		if i < 0 {
-			errs = append(errs, fmt.Errorf("test: lab %s has no [check:%s]", lab.Name, name))
+			errs = append(errs, fmt.Errorf("test: lab %s has no [check:%s] to run here", lab, name))
 			continue
 		}
-		keep = append(keep, lab.Checks[i])
+		keep = append(keep, checks[i])
 	}
-	lab.Checks = keep
-	return errors.Join(errs...)
+	return keep, errors.Join(errs...)
 }
 
 func writeJUnit(path, suite string, results []check.Result) error {
@@ -141,19 +169,22 @@ func writeJUnit(path, suite string, results []check.Result) error {
 // appliedNodes inspects the applied lab. It fails with a message a user
 // can act on when the lab has no state record or a node a check needs has
 // no namespace, instead of letting every probe time out.
-func appliedNodes(ctx context.Context, lab *compose.Lab, path string) (map[string]kernel.NodeStatus, error) {
+func appliedNodes(ctx context.Context, tr *testRun) (map[string]kernel.NodeStatus, error) {
 	notApplied := func(why string) error {
-		return fmt.Errorf("lab %s is not applied (%s): run netcompose apply %s", lab.Name, why, path)
+		if tr.host != "" {
+			return fmt.Errorf("lab %s is not applied on host %s (%s): run netcompose apply --host %s %s", tr.lab.Name, tr.host, why, tr.host, tr.path)
+		}
+		return fmt.Errorf("lab %s is not applied (%s): run netcompose apply %s", tr.lab.Name, why, tr.path)
 	}
 	labs, err := kernel.Labs()
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(labs, func(l kernel.LabInfo) bool { return l.Name == lab.Name })
+	i := slices.IndexFunc(labs, func(l kernel.LabInfo) bool { return l.Name == tr.key })
 	if i < 0 {
 		return nil, notApplied("no state record")
 	}
-	status, err := kernel.Inspect(ctx, lab.Name)
+	status, err := kernel.Inspect(ctx, tr.key)
 	if err != nil {
 		return nil, err
 	}
@@ -162,8 +193,14 @@ func appliedNodes(ctx context.Context, lab *compose.Lab, path string) (map[strin
 		nodes[n.Node] = n
 	}
 	var missing []string
-	for _, c := range lab.Checks {
-		for _, n := range []string{c.From, c.ToNode} {
+	for _, c := range tr.checks {
+		need := []string{c.From}
+		if tr.host == "" {
+			// on one machine every node is here; across hosts a target
+			// node may live elsewhere, reached at its address
+			need = append(need, c.ToNode)
+		}
+		for _, n := range need {
 			if _, ok := nodes[n]; n != "" && !ok && !slices.Contains(missing, n) {
 				missing = append(missing, n)
 			}
@@ -199,10 +236,12 @@ type answerSet struct {
 //   - to = NODE[:PORT]: the node's first address (see targetAddr), and the
 //     node's namespace as TargetNetns;
 //   - to = IP[:PORT]: TargetNetns is the lab node holding IP, if any;
+//   - a target node whose namespace is not on this machine (another host
+//     of a multi-host lab) gets no TargetNetns;
 //   - answer = NODE:IF...: the MACs of those interfaces as the kernel
 //     reports them; every lab interface's MAC is labelled NODE:IF so
 //     reasons read "02:...(firewall:cli)".
-func planChecks(lab *compose.Lab, nodes map[string]kernel.NodeStatus) []checkPlan {
+func planChecks(lab *compose.Lab, checks []*compose.Check, nodes map[string]kernel.NodeStatus) []checkPlan {
 	macs := map[string]string{}
 	for _, n := range nodes {
 		for _, ifc := range n.Interfaces {
@@ -211,8 +250,8 @@ func planChecks(lab *compose.Lab, nodes map[string]kernel.NodeStatus) []checkPla
 			}
 		}
 	}
-	plans := make([]checkPlan, 0, len(lab.Checks))
-	for _, c := range lab.Checks {
+	plans := make([]checkPlan, 0, len(checks))
+	for _, c := range checks {
 		plans = append(plans, planCheck(lab, c, nodes, macs))
 	}
 	return plans
@@ -235,11 +274,15 @@ func planCheck(lab *compose.Lab, c *compose.Check, nodes map[string]kernel.NodeS
 	if c.ToNode != "" {
 		n, _ := lab.Node(c.ToNode)
 		s.Target = targetAddr(n, c.Protocol == check.ARP)
-		s.TargetNetns = compose.NamespaceName(lab.Name, c.ToNode)
 		if !s.Target.IsValid() {
 			p.err = fmt.Sprintf("node %s has no address to send to (give to = IP)", c.ToNode)
 		}
-	} else if owner := addressOwner(lab, c.ToAddr); owner != "" {
+	}
+	owner := c.ToNode
+	if owner == "" {
+		owner = addressOwner(lab, c.ToAddr)
+	}
+	if _, here := nodes[owner]; owner != "" && here {
 		s.TargetNetns = compose.NamespaceName(lab.Name, owner)
 	}
 	if p.arp {
@@ -263,6 +306,9 @@ func planCheck(lab *compose.Lab, c *compose.Check, nodes map[string]kernel.NodeS
 // IPv4 only for arp.
 func targetAddr(n *compose.Node, v4 bool) netip.Addr {
 	var lo netip.Addr
+	if n == nil {
+		return lo
+	}
 	for _, a := range n.Addresses {
 		ip := a.Prefix.Addr()
 		if v4 && !ip.Is4() {
