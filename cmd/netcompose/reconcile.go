@@ -29,22 +29,8 @@ func (f *planFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.host, "host", "", "work on this [host:NAME]'s slice of a multi-host lab (cross-host links become VXLAN tunnels)")
 }
 
-// target loads the file, sliced for --host when given; the state record
-// and lock of a slice are its own (compose.StateKey).
-func (f *planFlags) target(path string) (*target, error) {
-	t, err := loadTarget(path)
-	if err != nil {
-		return nil, err
-	}
-	if f.host == "" {
-		return t, t.lab.OneMachine()
-	}
-	if t.lab, err = t.lab.ForHost(f.host); err != nil {
-		return nil, err
-	}
-	t.name, t.desired = compose.StateKey(t.lab.Name, f.host), t.lab.Resources()
-	return t, nil
-}
+// target loads the file, sliced for --host when given.
+func (f *planFlags) target(path string) (*target, error) { return loadTarget(path, f.host) }
 
 // target is what a reconcile works on: a lab's name and desired resources.
 type target struct {
@@ -53,12 +39,21 @@ type target struct {
 	desired []compose.Resource
 }
 
-func loadTarget(path string) (*target, error) {
+// loadTarget loads the file; with a host, only that machine's slice of a
+// multi-host lab, whose state record and lock are its own
+// (compose.StateKey).
+func loadTarget(path, host string) (*target, error) {
 	lab, err := compose.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	return &target{lab: lab, name: lab.Name, desired: lab.Resources()}, nil
+	if host == "" {
+		return &target{lab: lab, name: lab.Name, desired: lab.Resources()}, lab.OneMachine()
+	}
+	if lab, err = lab.ForHost(host); err != nil {
+		return nil, err
+	}
+	return &target{lab: lab, name: compose.StateKey(lab.Name, host), desired: lab.Resources()}, nil
 }
 
 func signalContext() (context.Context, context.CancelFunc) {

@@ -14,7 +14,7 @@ import (
 )
 
 func newStatusCmd() *cobra.Command {
-	var format string
+	var format, host string
 	cmd := &cobra.Command{
 		Use:   "status FILE",
 		Short: "Show each node's interfaces, addresses and routes, and whether the lab drifted from the file",
@@ -22,7 +22,7 @@ func newStatusCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
-			t, err := loadTarget(args[0])
+			t, err := loadTarget(args[0], host)
 			if err != nil {
 				return err
 			}
@@ -85,6 +85,7 @@ func newStatusCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&format, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&host, "host", "", "show this [host:NAME]'s slice of a multi-host lab")
 	return cmd
 }
 
@@ -126,22 +127,23 @@ func newListCmd() *cobra.Command {
 }
 
 func newExecCmd() *cobra.Command {
-	return &cobra.Command{
+	var host string
+	cmd := &cobra.Command{
 		Use:   "exec FILE NODE -- CMD [ARGS...]",
 		Short: "Run a command inside a node's namespace; its exit code is passed through",
 		Args:  cobra.MinimumNArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
-			lab, err := compose.Load(args[0])
+			t, err := loadTarget(args[0], host)
 			if err != nil {
 				return err
 			}
 			node := args[1]
-			if _, ok := lab.Node(node); !ok {
-				return fmt.Errorf("exec: lab %q has no node %q", lab.Name, node)
+			if _, ok := t.lab.Node(node); !ok {
+				return fmt.Errorf("exec: lab %q has no node %q", t.lab.Name, node)
 			}
-			code, err := kernel.Exec(ctx, lab.Name, node, args[2:], kernel.Stdio{In: os.Stdin, Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
+			code, err := kernel.Exec(ctx, t.name, node, args[2:], kernel.Stdio{In: os.Stdin, Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}
@@ -151,4 +153,6 @@ func newExecCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&host, "host", "", "the node is in this [host:NAME]'s slice of a multi-host lab")
+	return cmd
 }
