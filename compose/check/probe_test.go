@@ -228,3 +228,17 @@ func TestRunCancelledDoesNotHang(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreachableBeyond: when the from namespace routes the target but a
+// router on the path has no route, the reason must say so instead of
+// blaming the from namespace.
+func TestUnreachableBeyond(t *testing.T) {
+	l, client, router := twoHosts(t)
+	l.sysctl(router, "ipv4/ip_forward", "1")
+	l.route(client, "203.0.113.0/24", "eth0", "10.0.0.2")
+	checkResults(t, []Spec{
+		{Name: "router has no route", FromNetns: client, Protocol: TCP, Target: ip("203.0.113.7"), Port: 80, Timeout: 2 * time.Second},
+	}, []want{
+		{false, "network is unreachable beyond " + client + " (it routes the target via 10.0.0.2 dev eth0; a router on the path has no route)"},
+	})
+}

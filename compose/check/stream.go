@@ -187,7 +187,7 @@ func connectFailure(s Spec, err error) string {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return withHint(s, fmt.Sprintf("no answer from %s within %s", addr, s.Timeout), "dropped, or no route back")
 	case errors.Is(err, unix.ENETUNREACH):
-		return fmt.Sprintf("connect to %s: network is unreachable (no route in %s)", addr, s.FromNetns)
+		return unreachable(s, "connect to", addr)
 	case errors.Is(err, unix.EHOSTUNREACH):
 		return withHint(s, fmt.Sprintf("connect to %s: no route to host", addr), "")
 	}
@@ -204,7 +204,7 @@ func exchangeFailure(s Spec, err error) string {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return withHint(s, fmt.Sprintf("no reply from %s within %s", addr, s.Timeout), "")
 	case errors.Is(err, unix.ENETUNREACH):
-		return fmt.Sprintf("send to %s: network is unreachable (no route in %s)", addr, s.FromNetns)
+		return unreachable(s, "send to", addr)
 	case errors.Is(err, unix.EHOSTUNREACH):
 		return withHint(s, fmt.Sprintf("send to %s: no route to host", addr), "")
 	}
