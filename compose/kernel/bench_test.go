@@ -113,6 +113,13 @@ func BenchmarkStar(b *testing.B) {
 func benchLab(b *testing.B) string {
 	b.StopTimer()
 	lab := newLab(b)
+	// The baselines keep no state record: remove what they leave if a
+	// run fails half way.
+	b.Cleanup(func() {
+		if err := floorDestroy(lab); err != nil {
+			b.Errorf("cleanup: %v", err)
+		}
+	})
 	settleNow()
 	return lab
 }

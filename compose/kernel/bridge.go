@@ -44,7 +44,7 @@ func (bridgeDriver) create(s *session, r compose.Resource) error {
 	if err != nil {
 		return err
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: r.Name, Flags: net.FlagUp}}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: r.Name, Flags: net.FlagUp, TxQLen: -1}}
 	if err := h.LinkAdd(br); err != nil {
 		return fmt.Errorf("bridge %s: create: %w", r.Name, err)
 	}

@@ -70,43 +70,55 @@ func floorOpen(name string) (floorNS, error) {
 
 func (f floorNS) close() { f.h.Close(); f.ns.Close() }
 
-// floorApply builds the star lab with the fewest netlink calls.
+// floorApply builds the star lab with the fewest netlink calls, in the
+// same phases as a plan (namespaces, links, addresses).
 func floorApply(lab string, n int) error {
 	hub, err := floorOpen(compose.NamespaceName(lab, "hub"))
 	if err != nil {
 		return err
 	}
 	defer hub.close()
-	for _, l := range starLinks(n) {
-		leaf, err := floorOpen(compose.NamespaceName(lab, l.leaf))
-		if err != nil {
+	links := starLinks(n)
+	leaves := make([]floorNS, len(links))
+	defer func() {
+		for _, l := range leaves {
+			if l.h != nil {
+				l.close()
+			}
+		}
+	}()
+	for i, l := range links {
+		if leaves[i], err = floorOpen(compose.NamespaceName(lab, l.leaf)); err != nil {
 			return err
 		}
-		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.hubIf, Flags: net.FlagUp},
-			PeerName: "eth0", PeerNamespace: netlink.NsFd(int(leaf.ns))}
+	}
+	hubLinks := make([]netlink.Link, len(links))
+	leafLinks := make([]netlink.Link, len(links))
+	for i, l := range links {
+		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.hubIf, Flags: net.FlagUp, TxQLen: -1},
+			PeerName: "eth0", PeerNamespace: netlink.NsFd(int(leaves[i].ns)), PeerTxQLen: -1}
 		if err := hub.h.LinkAdd(v); err != nil {
 			return err
 		}
-		hl, err := hub.h.LinkByName(l.hubIf)
-		if err != nil {
+		if hubLinks[i], err = hub.h.LinkByName(l.hubIf); err != nil {
 			return err
 		}
+		if leafLinks[i], err = leaves[i].h.LinkByName("eth0"); err != nil {
+			return err
+		}
+		if err := leaves[i].h.LinkSetUp(leafLinks[i]); err != nil {
+			return err
+		}
+	}
+	for i, l := range links {
 		a, _ := netlink.ParseAddr(l.hubAddr)
-		if err := hub.h.AddrAdd(hl, a); err != nil {
-			return err
-		}
-		ll, err := leaf.h.LinkByName("eth0")
-		if err != nil {
-			return err
-		}
-		if err := leaf.h.LinkSetUp(ll); err != nil {
+		if err := hub.h.AddrAdd(hubLinks[i], a); err != nil {
 			return err
 		}
 		a, _ = netlink.ParseAddr(l.leafAddr)
-		if err := leaf.h.AddrAdd(ll, a); err != nil {
+		if err := leaves[i].h.AddrAdd(leafLinks[i], a); err != nil {
 			return err
 		}
-		leaf.close()
 	}
 	return nil
 }

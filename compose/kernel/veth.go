@@ -75,9 +75,10 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 	}
 	alias := s.alias(compose.KindVeth, r.Name)
 	v := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{Name: ai, MTU: mtu, Flags: net.FlagUp},
-		PeerName:  bi,
-		PeerMTU:   uint32(mtu),
+		LinkAttrs:  netlink.LinkAttrs{Name: ai, MTU: mtu, Flags: net.FlagUp, TxQLen: -1},
+		PeerName:   bi,
+		PeerMTU:    uint32(mtu),
+		PeerTxQLen: -1,
 	}
 	cb := ca
 	if bn != an {
@@ -92,14 +93,14 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 		return fmt.Errorf("veth %s: create: %w", r.Name, err)
 	}
 	// Read both ends back for their index and mark them: the kernel
-	// ignores IFLA_IFALIAS when it creates a link. The peer goes up here
-	// (its create info has no flags).
+	// ignores IFLA_IFALIAS when it creates a link, and the peer's create
+	// info has no flags, so the peer goes up with its mark, in one call.
 	la, err := ca.h.LinkByName(ai)
 	if err != nil {
 		return fmt.Errorf("veth %s: read back %s: %w", r.Name, ai, err)
 	}
 	s.learn(an, ai, la.Attrs().Index)
-	if err := ca.h.LinkSetAlias(la, alias); err != nil {
+	if err := markUp(ca.h, la, alias); err != nil {
 		return fmt.Errorf("veth %s: mark %s: %w", r.Name, ai, err)
 	}
 	lb, err := cb.h.LinkByName(bi)
@@ -107,11 +108,8 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 		return fmt.Errorf("veth %s: read back %s: %w", r.Name, bi, err)
 	}
 	s.learn(bn, bi, lb.Attrs().Index)
-	if err := cb.h.LinkSetAlias(lb, alias); err != nil {
+	if err := markUp(cb.h, lb, alias); err != nil {
 		return fmt.Errorf("veth %s: mark %s: %w", r.Name, bi, err)
-	}
-	if err := cb.h.LinkSetUp(lb); err != nil {
-		return fmt.Errorf("veth %s: up %s: %w", r.Name, bi, err)
 	}
 	return nil
 }
@@ -152,6 +150,16 @@ func (vethDriver) delete(s *session, r compose.Resource) error {
 		return fmt.Errorf("veth %s: delete: %w", r.Name, lastErr)
 	}
 	return nil
+}
+
+// markUp sets an existing link's alias and brings it up in one
+// RTM_NEWLINK: kind without kind data changes nothing else.
+func markUp(h *netlink.Handle, l netlink.Link, alias string) error {
+	a := l.Attrs()
+	return h.LinkModify(&netlink.GenericLink{
+		LinkAttrs: netlink.LinkAttrs{Index: a.Index, Name: a.Name, Alias: alias, Flags: net.FlagUp, TxQLen: -1},
+		LinkType:  l.Type(),
+	})
 }
 
 func delLink(s *session, e compose.End) error {
