@@ -90,7 +90,21 @@ func BenchmarkStar(b *testing.B) {
 					b.StopTimer()
 				}
 			})
-			b.Run("iproute2/apply", func(b *testing.B) {
+			b.Run("iproute2/batch", func(b *testing.B) {
+				for range b.N {
+					lab := benchLab(b)
+					s := batchScript(lab, n)
+					b.StartTimer()
+					if err := runScript(s); err != nil {
+						b.Fatal(err)
+					}
+					b.StopTimer()
+					if err := floorDestroy(lab); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("iproute2/script", func(b *testing.B) {
 				for range b.N {
 					lab := benchLab(b)
 					s := script(lab, n)

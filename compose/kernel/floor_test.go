@@ -179,6 +179,31 @@ func script(lab string, n int) string {
 	return b.String()
 }
 
+// batchScript does the same with `ip -batch`: one ip process for the
+// namespaces, one for the hub and one per leaf (a batch line cannot
+// change namespace).
+func batchScript(lab string, n int) string {
+	var b strings.Builder
+	hub := compose.NamespaceName(lab, "hub")
+	links := starLinks(n)
+	b.WriteString("set -e\nip -batch - <<EOF\n")
+	fmt.Fprintf(&b, "netns add %s\n", hub)
+	for _, l := range links {
+		fmt.Fprintf(&b, "netns add %s\n", compose.NamespaceName(lab, l.leaf))
+	}
+	fmt.Fprintf(&b, "EOF\nip -n %s -batch - <<EOF\nlink set lo up\n", hub)
+	for _, l := range links {
+		fmt.Fprintf(&b, "link add %s type veth peer name eth0 netns %s\n", l.hubIf, compose.NamespaceName(lab, l.leaf))
+		fmt.Fprintf(&b, "addr add %s dev %s\nlink set %s up\n", l.hubAddr, l.hubIf, l.hubIf)
+	}
+	b.WriteString("EOF\n")
+	for _, l := range links {
+		fmt.Fprintf(&b, "ip -n %s -batch - <<EOF\nlink set lo up\naddr add %s dev eth0\nlink set eth0 up\nEOF\n",
+			compose.NamespaceName(lab, l.leaf), l.leafAddr)
+	}
+	return b.String()
+}
+
 func runScript(s string) error {
 	f, err := os.CreateTemp("", "star-*.sh")
 	if err != nil {
