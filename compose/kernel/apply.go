@@ -79,9 +79,13 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 		}
 	}
 
-	wit, watch := witness(steps)
-	if wit != "" {
-		steps = lastDelete(steps, wit)
+	// After the last namespace delete, wait for the kernel to tear the
+	// deleted namespaces down before going on (see settle).
+	lastNSDelete := -1
+	for i, st := range steps {
+		if st.Op == compose.Delete && !st.Cascade && st.Before.Kind == compose.KindNetns {
+			lastNSDelete = i
+		}
 	}
 	res := &Result{}
 	var journal []undo
@@ -89,14 +93,14 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 		if err := ctx.Err(); err != nil {
 			return nil, s.rollback(journal, before, &ApplyError{Step: st, Err: err})
 		}
-		if wit != "" && st.Op == compose.Delete && st.Before.Kind == compose.KindNetns && st.Before.Node == wit {
-			s.awaitGone(ctx, wit, watch)
-		}
 		u, err := s.run(st)
 		if err != nil {
 			return nil, s.rollback(journal, before, &ApplyError{Step: st, Err: err})
 		}
 		journal = append(journal, u)
+		if i == lastNSDelete {
+			settle(ctx, p.Lab)
+		}
 		if st.Cascade {
 			res.Cascaded++
 		} else {
@@ -161,6 +165,10 @@ func (s *session) run(st compose.Step) (undo, error) {
 // a step that cannot be undone is reported with the original error.
 func (s *session) rollback(journal []undo, before *record, ae *ApplyError) error {
 	var errs []error
+	created := false // namespaces the undo deletes
+	for _, n := range s.rec.Nodes {
+		created = created || !before.has(n)
+	}
 	for i := len(journal) - 1; i >= 0; i-- {
 		if err := journal[i].fn(); err != nil {
 			errs = append(errs, fmt.Errorf("undo %s: %w", journal[i].desc, err))
@@ -175,6 +183,9 @@ func (s *session) rollback(journal []undo, before *record, ae *ApplyError) error
 	}
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if created {
+		settle(context.Background(), s.lab)
 	}
 	if len(errs) > 0 {
 		ae.Err = errors.Join(append([]error{ae.Err, errors.New("rollback incomplete")}, errs...)...)

@@ -1,13 +1,12 @@
 package kernel
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"time"
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/compose/nsrun"
@@ -123,44 +122,21 @@ func floorApply(lab string, n int) error {
 	return nil
 }
 
-// floorDestroy unmounts every namespace of the star and, as destroy does,
-// waits for the kernel to tear the leaves down (their veth ends in the hub
-// go away) before deleting the hub.
+// floorDestroy unmounts every namespace of the lab and waits for the
+// kernel's teardown the way destroy does.
 func floorDestroy(lab string) error {
 	ents, err := os.ReadDir(nsrun.Dir)
 	if err != nil {
 		return err
 	}
-	hub := compose.NamespaceName(lab, "hub")
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), lab+"-") && e.Name() != hub {
+		if strings.HasPrefix(e.Name(), lab+"-") {
 			if err := nsrun.Delete(e.Name()); err != nil {
 				return err
 			}
 		}
 	}
-	ns, err := netns.GetFromPath(nsrun.Path(hub))
-	if err != nil {
-		return nil // not a star, or no hub left
-	}
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	if err != nil {
-		ns.Close()
-		return err
-	}
-	for {
-		links, err := h.LinkList()
-		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return err
-		}
-		if err == nil && len(links) <= 1 { // lo
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	h.Close()
-	ns.Close()
-	return nsrun.Delete(hub)
+	return settle(context.Background(), lab)
 }
 
 // script is the iproute2 shell script a user would write for the star.

@@ -2,102 +2,76 @@ package kernel
 
 import (
 	"context"
-	"slices"
+	"fmt"
 	"time"
 
-	"github.com/netcompose/netcompose/compose"
+	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
-// The kernel frees a deleted namespace asynchronously: a workqueue
-// unregisters its interfaces later. After many namespaces are deleted that
-// work competes with whatever runs next (a following apply builds several
-// times slower), so destroy waits for it.
+// The kernel frees a deleted namespace asynchronously: one ordered
+// workqueue ("netns") unregisters the interfaces of every namespace whose
+// last reference went, batch after batch. Right after many namespaces are
+// deleted that work competes with whatever runs next (a following apply
+// builds several times slower), and a vxlan's UDP socket in its underlay
+// lingers until its device is gone; so destroy waits for it.
 //
-// Nothing tells user space when a namespace is gone, but a veth tells when
-// its peer is: it disappears when the namespace on the other end has been
-// torn down. So when a plan deletes several namespaces, the one holding the
-// most veths to the others (the hub of a star) is deleted last, as a
-// witness: first wait until its veths to the others are gone.
-
-// witness picks the deleted namespace to delete last and the interfaces
-// in it to watch, or "" when no namespace can witness another's teardown.
-func witness(steps []compose.Step) (node string, ifnames []string) {
-	deleted := map[string]bool{}
-	for _, st := range steps {
-		if st.Op == compose.Delete && !st.Cascade && st.Before.Kind == compose.KindNetns {
-			deleted[st.Before.Node] = true
-		}
-	}
-	if len(deleted) < 2 {
-		return "", nil
-	}
-	ends := map[string][]string{} // node -> its veth ends paired with other deleted nodes
-	for _, st := range steps {
-		if st.Op != compose.Delete || st.Before.Kind != compose.KindVeth {
-			continue
-		}
-		e := st.Before.Ends()
-		if e[0].Node == e[1].Node || !deleted[e[0].Node] || !deleted[e[1].Node] {
-			continue
-		}
-		ends[e[0].Node] = append(ends[e[0].Node], e[0].Ifname)
-		ends[e[1].Node] = append(ends[e[1].Node], e[1].Ifname)
-	}
-	for n, ifs := range ends {
-		if len(ifs) > len(ifnames) || len(ifs) == len(ifnames) && n < node {
-			node, ifnames = n, ifs
-		}
-	}
-	return node, ifnames
-}
-
-// lastDelete moves the delete of node's namespace to the end of the
-// delete phase.
-func lastDelete(steps []compose.Step, node string) []compose.Step {
-	i := slices.IndexFunc(steps, func(st compose.Step) bool {
-		return st.Op == compose.Delete && !st.Cascade && st.Before.Kind == compose.KindNetns && st.Before.Node == node
-	})
-	if i < 0 {
-		return steps
-	}
-	st := steps[i]
-	steps = slices.Delete(slices.Clone(steps), i, i+1)
-	j := 0
-	for j < len(steps) && steps[j].Op == compose.Delete {
-		j++
-	}
-	return slices.Insert(steps, j, st)
-}
+// Nothing reports when a namespace is gone, but a veth does: it vanishes
+// when the namespace of its other end has been torn down. settle makes a
+// witness namespace W and a probe namespace P joined by a veth, drops P,
+// and waits until W's end of the veth is gone. The workqueue is ordered,
+// so by then every namespace released before P has been torn down too.
+// Both are unmounted at once (only our file descriptors keep them), so
+// nothing is left behind even if the process dies.
 
 // settleTimeout bounds the wait: the kernel may be slow, never stuck.
 const settleTimeout = 2 * time.Minute
 
-// awaitGone waits until none of ifnames is left in node's namespace.
-func (s *session) awaitGone(ctx context.Context, node string, ifnames []string) {
-	h, err := s.handle(node)
+// settle waits until the kernel has torn down the namespaces released so
+// far. Errors only end the wait early: nothing depends on it but timing.
+func settle(ctx context.Context, key string) error {
+	name := func(role string) string { return fmt.Sprintf("%s-.settle-%s-%d", key, role, unix.Getpid()) }
+	open := func(n string) (netns.NsHandle, error) {
+		if err := nsrun.Create(n); err != nil {
+			return netns.None(), err
+		}
+		defer nsrun.Delete(n)
+		return netns.GetFromPath(nsrun.Path(n))
+	}
+	w, err := open(name("w"))
 	if err != nil {
-		return
+		return err
+	}
+	defer w.Close()
+	p, err := open(name("p"))
+	if err != nil {
+		return err
+	}
+	h, err := netlink.NewHandleAt(w, unix.NETLINK_ROUTE)
+	if err != nil {
+		p.Close()
+		return err
+	}
+	defer h.Close()
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe", TxQLen: -1},
+		PeerName: "probe", PeerNamespace: netlink.NsFd(int(p)), PeerTxQLen: -1}
+	err = h.LinkAdd(v)
+	p.Close() // P's last reference: the kernel queues its teardown
+	if err != nil {
+		return err
 	}
 	deadline := time.Now().Add(settleTimeout)
 	for time.Now().Before(deadline) {
-		links, err := dump(h.LinkList)
-		if err != nil {
-			return
-		}
-		left := false
-		for _, l := range links {
-			if slices.Contains(ifnames, l.Attrs().Name) {
-				left = true
-				break
-			}
-		}
-		if !left {
-			return
+		if _, err := h.LinkByName("probe"); err != nil {
+			return nil // gone (or W unusable: stop waiting either way)
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+	return nil
 }
