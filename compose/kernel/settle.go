@@ -26,13 +26,30 @@ import (
 // Both are unmounted at once (only our file descriptors keep them), so
 // nothing is left behind even if the process dies.
 
+// A namespace's last reference can drop after we let go of it: a netlink
+// socket's close frees it after an RCU grace period. So settle probes
+// twice: the first round takes at least a grace period (the teardown
+// waits for several), and references released during it are queued
+// before the second probe.
+const settleRounds = 2
+
 // settleTimeout bounds the wait: the kernel may be slow, never stuck.
 const settleTimeout = 2 * time.Minute
 
 // settle waits until the kernel has torn down the namespaces released so
 // far. Errors only end the wait early: nothing depends on it but timing.
 func settle(ctx context.Context, key string) error {
-	name := func(role string) string { return fmt.Sprintf("%s-.settle-%s-%d", key, role, unix.Getpid()) }
+	for i := range settleRounds {
+		if err := probe(ctx, key, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probe is one round of settle.
+func probe(ctx context.Context, key string, round int) error {
+	name := func(role string) string { return fmt.Sprintf("%s-.settle-%s%d-%d", key, role, round, unix.Getpid()) }
 	open := func(n string) (netns.NsHandle, error) {
 		if err := nsrun.Create(n); err != nil {
 			return netns.None(), err
