@@ -320,5 +320,7 @@ func TestLock(t *testing.T) {
 		t.Fatalf("Lock after unlock: %v", err)
 	}
 	unlock()
-	os.RemoveAll(labDir(lab))
+	if _, err := os.Stat(labDir(lab)); !os.IsNotExist(err) {
+		t.Errorf("lab directory left after unlock of a lab without state: %v", err)
+	}
 }

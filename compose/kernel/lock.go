@@ -60,6 +60,15 @@ func Lock(ctx context.Context, lab string, wait bool, waiting func()) (unlock fu
 			f.Close()
 			continue
 		}
-		return func() { f.Close() }, nil
+		return func() {
+			// A lab without a state record (never applied, or destroyed)
+			// leaves no directory behind. Waiters holding the old file
+			// notice the change of inode above and start over.
+			if _, err := os.Stat(recordPath(lab)); errors.Is(err, os.ErrNotExist) {
+				os.Remove(path)
+				os.Remove(labDir(lab))
+			}
+			f.Close()
+		}, nil
 	}
 }
