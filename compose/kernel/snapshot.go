@@ -5,6 +5,7 @@ import (
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // snapshot is what one node's namespace holds, dumped once per Observe;
@@ -53,9 +54,7 @@ func (s *session) snapshot(node string, sysctlKeys []string) (*snapshot, error) 
 			return nil, fmt.Errorf("netns %s: neighbours: %w", s.nsName(node), err)
 		}
 	}
-	snap.routes, err = dump(func() ([]netlink.Route, error) {
-		return h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Protocol: RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
-	})
+	snap.routes, err = s.ourRoutes(h)
 	if err != nil {
 		return nil, fmt.Errorf("netns %s: routes: %w", s.nsName(node), err)
 	}
@@ -74,4 +73,22 @@ func (sn *snapshot) ifname(i int) string {
 		return l.Attrs().Name
 	}
 	return ""
+}
+
+// ourRoutes dumps the main-table routes marked with RouteProtocol. With
+// strict checking on the socket the kernel filters by table and protocol
+// itself, so a namespace's kernel and local routes never cross; it is
+// switched off again because the netlink package's address dump request
+// does not pass the strict checks.
+func (s *session) ourRoutes(h *netlink.Handle) ([]netlink.Route, error) {
+	filter := &netlink.Route{Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN}
+	mask := netlink.RT_FILTER_PROTOCOL | netlink.RT_FILTER_TABLE
+	strict := h.SetStrictCheck(true) == nil
+	rs, err := dump(func() ([]netlink.Route, error) { return h.RouteListFiltered(netlink.FAMILY_ALL, filter, mask) })
+	if strict {
+		if err := h.SetStrictCheck(false); err != nil {
+			return nil, err
+		}
+	}
+	return rs, err
 }
