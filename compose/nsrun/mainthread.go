@@ -1,9 +1,9 @@
-package kernel
+package nsrun
 
 import "runtime"
 
 // Keep the main goroutine on the main thread, so that no other goroutine
-// ever runs there. nsrun.Create leaves its thread locked in the new
+// ever runs there. Create leaves its thread locked in the new
 // namespace for the runtime to throw away, but the runtime cannot end the
 // main thread: it parks it for good, still inside that namespace, which
 // then lives as long as the process (and, we measured, the kernel's
