@@ -220,17 +220,22 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 	if err != nil {
 		return err
 	}
-	if err := writePlan(out, p, pf.output, color); err != nil {
+	destroying := t.lab == nil
+	if destroying && p.Empty() && pf.output != "json" {
+		fmt.Fprintf(out, "Nothing to destroy: lab %s has nothing on this machine.\n", t.name)
+	} else if err := writePlan(out, p, pf.output, color); err != nil {
 		return err
 	}
-	if dryRun || p.Empty() {
+	if dryRun {
 		return nil
 	}
+	// An empty plan still goes to Apply: it forgets recorded namespaces
+	// that were deleted by hand, so destroy leaves no state behind.
 	start := time.Now()
 	if _, err := kernel.Apply(ctx, p, withProgress(cmd, opt)); err != nil {
 		return err
 	}
-	if pf.output != "json" {
+	if pf.output != "json" && !p.Empty() {
 		add, change, destroy := p.Counts()
 		fmt.Fprintf(out, "Apply complete! Resources: %d added, %d changed, %d destroyed in %s.\n",
 			add, change, destroy, time.Since(start).Round(time.Millisecond))

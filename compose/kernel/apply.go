@@ -44,6 +44,7 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
+	rec.prune()
 	before := rec.clone()
 	s := newSession(p.Lab, rec)
 	s.adopt = opt.Adopt
@@ -112,6 +113,8 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 	}
 
 	if len(rec.Nodes) == 0 {
+		// Nothing left: destroy removes the record; so does an apply of
+		// a lab whose namespaces all went away by hand.
 		s.close()
 		if err := rec.remove(); err != nil {
 			return res, err

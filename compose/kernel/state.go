@@ -100,6 +100,17 @@ func (r *record) removeNode(node string) {
 	delete(r.Sysctls, node)
 }
 
+// prune forgets the nodes whose namespace is gone (deleted by hand, or by
+// a reboot): nothing of the lab is left there, and a later create records
+// the node afresh.
+func (r *record) prune() {
+	for _, n := range slices.Clone(r.Nodes) {
+		if !namespaceExists(r.Lab, n) {
+			r.removeNode(n)
+		}
+	}
+}
+
 // original returns the recorded original value of a sysctl.
 func (r *record) original(node, key string) (string, bool) {
 	v, ok := r.Sysctls[node][key]
