@@ -44,7 +44,9 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
-	rec.prune()
+	if !rec.prune() && p.Empty() && len(rec.Nodes) > 0 {
+		return &Result{}, nil // in sync: touch nothing, not even the record
+	}
 	before := rec.clone()
 	s := newSession(p.Lab, rec)
 	s.adopt = opt.Adopt

@@ -103,12 +103,15 @@ func (r *record) removeNode(node string) {
 // prune forgets the nodes whose namespace is gone (deleted by hand, or by
 // a reboot): nothing of the lab is left there, and a later create records
 // the node afresh.
-func (r *record) prune() {
-	for _, n := range slices.Clone(r.Nodes) {
-		if !namespaceExists(r.Lab, n) {
-			r.removeNode(n)
+// It reports whether it forgot any.
+func (r *record) prune() bool {
+	n := len(r.Nodes)
+	for _, node := range slices.Clone(r.Nodes) {
+		if !namespaceExists(r.Lab, node) {
+			r.removeNode(node)
 		}
 	}
+	return len(r.Nodes) != n
 }
 
 // original returns the recorded original value of a sysctl.
