@@ -4,10 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/netcompose/netcompose/compose/kernel"
+	"github.com/netcompose/netcompose/compose/nsrun"
 )
 
 func TestMain(m *testing.M) {
@@ -28,11 +32,7 @@ func TestScript(t *testing.T) {
 			rand.Read(b)
 			lab := "ts" + hex.EncodeToString(b)
 			env.Setenv("LAB", lab)
-			env.Defer(func() {
-				if os.Geteuid() == 0 {
-					run([]string{"destroy", "--lab", lab})
-				}
-			})
+			env.Defer(func() { cleanupLab(lab) })
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
@@ -53,4 +53,25 @@ func TestScript(t *testing.T) {
 			},
 		},
 	})
+}
+
+// cleanupLab removes whatever a script left of lab $LAB, even when it
+// failed half way: the lab and its host slices ($LAB@HOST), then any
+// namespace the script made by hand under the $LAB- prefix (simulated
+// hosts and underlays).
+func cleanupLab(lab string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	labs, _ := kernel.Labs()
+	for _, l := range labs {
+		if l.Name == lab || strings.HasPrefix(l.Name, lab+"@") {
+			run([]string{"destroy", "--lab", l.Name})
+		}
+	}
+	names, _ := filepath.Glob(nsrun.Path(lab + "-*"))
+	for _, p := range names {
+		nsrun.Delete(filepath.Base(p))
+	}
+	os.RemoveAll(filepath.Join(kernel.StateDir, lab))
 }
