@@ -125,7 +125,6 @@ func probeICMP(ctx context.Context, s Spec) Result {
 	var (
 		r       = Result{Sent: len(sentAt)}
 		seen    = map[int]bool{}
-		total   time.Duration
 		lastErr string
 	)
 	for ev := range events {
@@ -139,11 +138,13 @@ func probeICMP(ctx context.Context, s Spec) Result {
 		}
 		seen[ev.seq] = true
 		r.Received++
-		total += ev.at.Sub(t)
+		// The minimum is the path's round trip; the first echo also
+		// waits for neighbour resolution (proxy ARP delays it by up to
+		// proxy_delay), which would swamp an average.
+		if rtt := ev.at.Sub(t); r.RTT == 0 || rtt < r.RTT {
+			r.RTT = rtt
+		}
 		r.TTL = ev.ttl
-	}
-	if r.Received > 0 {
-		r.RTT = total / time.Duration(r.Received)
 	}
 	lost := r.Sent - r.Received
 	loss := 0.0
@@ -152,7 +153,7 @@ func probeICMP(ctx context.Context, s Spec) Result {
 	}
 	reached := r.Received > 0 && (s.Expect == ExpectFail || loss <= s.MaxLoss)
 
-	got := fmt.Sprintf("%d/%d replies from %s, rtt %s", r.Received, r.Sent, s.Target, roundRTT(r.RTT))
+	got := fmt.Sprintf("%d/%d replies from %s, rtt min %s", r.Received, r.Sent, s.Target, roundRTT(r.RTT))
 	if r.TTL > 0 {
 		got += fmt.Sprintf(", ttl %d", r.TTL)
 	}
