@@ -212,22 +212,10 @@ func appliedNodes(ctx context.Context, tr *testRun) (map[string]kernel.NodeStatu
 	return nodes, nil
 }
 
-// checkPlan is one check ready to run: its spec and how to judge what the
-// probe saw when the engine's verdict is not the whole story.
+// checkPlan is one check ready to run: its spec, or why it cannot run.
 type checkPlan struct {
-	spec  check.Spec
-	err   string            // the check cannot run: this is its failure
-	want  []answerSet       // arp: the interfaces that must answer
-	macs  map[string]string // every lab interface's MAC -> NODE:IF
-	arp   bool
-	check *compose.Check
-}
-
-// answerSet is one entry of answer =: the MACs of NODE:IF (one) or NODE
-// (all of its interfaces).
-type answerSet struct {
-	name string
-	macs []string
+	spec check.Spec
+	err  string // the check cannot run: this is its failure
 }
 
 // planChecks maps every [check:] of lab to a probe spec:
@@ -258,7 +246,7 @@ func planChecks(lab *compose.Lab, checks []*compose.Check, nodes map[string]kern
 }
 
 func planCheck(lab *compose.Lab, c *compose.Check, nodes map[string]kernel.NodeStatus, macs map[string]string) checkPlan {
-	p := checkPlan{check: c, macs: macs, arp: c.Protocol == check.ARP}
+	var p checkPlan
 	s := check.Spec{
 		Name:      c.Name,
 		FromNetns: compose.NamespaceName(lab.Name, c.From),
@@ -285,13 +273,10 @@ func planCheck(lab *compose.Lab, c *compose.Check, nodes map[string]kernel.NodeS
 	if _, here := nodes[owner]; owner != "" && here {
 		s.TargetNetns = compose.NamespaceName(lab.Name, owner)
 	}
-	if p.arp {
+	if c.Protocol == check.ARP {
 		s.Labels = macs
-		// The answer set is judged here, so the engine only collects:
-		// pass = somebody answered.
-		s.Expect = check.ExpectPass
 		for _, a := range c.Answer {
-			p.want = append(p.want, answerFor(a, nodes))
+			s.Answer = append(s.Answer, answerFor(a, nodes))
 		}
 	}
 	if c.Protocol == "websocket" {
@@ -338,101 +323,22 @@ func addressOwner(lab *compose.Lab, ip netip.Addr) string {
 }
 
 // answerFor resolves NODE or NODE:IF to the MACs the kernel reports.
-func answerFor(a string, nodes map[string]kernel.NodeStatus) answerSet {
+func answerFor(a string, nodes map[string]kernel.NodeStatus) check.AnswerSet {
 	node, ifname, hasIf := strings.Cut(a, ":")
-	set := answerSet{name: a}
+	set := check.AnswerSet{Name: a}
 	for _, ifc := range nodes[node].Interfaces {
 		hw, err := net.ParseMAC(ifc.MAC)
 		if err != nil || len(hw) != 6 || ifc.Name == "lo" || (hasIf && ifc.Name != ifname) {
 			continue
 		}
-		set.macs = append(set.macs, hw.String())
+		set.MACs = append(set.MACs, hw)
 	}
 	return set
 }
 
-// judge settles r where the engine cannot: checks that could not be
-// planned, and arp answer sets (every listed interface answers, nothing
-// else does; with expect = fail, none of them answers).
+// judge fails the checks that could not be planned.
 func (p checkPlan) judge(r *check.Result) {
-	r.Expect = p.check.Expect
 	if p.err != "" {
 		r.Pass, r.Reason = false, p.err
-		return
 	}
-	// An arp probe that never got to ask (no route, no socket, not run)
-	// leaves Detail empty: its reason is the cause.
-	if !p.arp || r.Detail == "" {
-		return
-	}
-	r.Pass, r.Reason = p.judgeARP(r.Answers, r.Reason)
-}
-
-// judgeARP judges the answers; noReply is the engine's reason when there
-// were none (it names the interface asked on).
-func (p checkPlan) judgeARP(answers []check.Answer, noReply string) (bool, string) {
-	var got []string
-	for _, a := range answers {
-		got = append(got, labelled(a.MAC, p.macs[a.MAC]))
-	}
-	by := "answered by " + strings.Join(got, ", ")
-	if len(answers) == 0 {
-		by = noReply
-	}
-	answered := func(set answerSet) bool {
-		return slices.ContainsFunc(answers, func(a check.Answer) bool { return slices.Contains(set.macs, a.MAC) })
-	}
-	if p.check.Expect == check.ExpectFail {
-		if len(p.want) == 0 {
-			return len(answers) == 0, by + map[bool]string{true: ", as expected", false: ", want no answer"}[len(answers) == 0]
-		}
-		for _, set := range p.want {
-			if answered(set) {
-				return false, by + ", want not " + set.name
-			}
-		}
-		return true, by + ", none of " + p.names() + " as expected"
-	}
-	if len(answers) == 0 {
-		return false, by + ", want " + p.names()
-	}
-	if len(p.want) == 0 {
-		return true, by
-	}
-	var missing []string
-	for _, set := range p.want {
-		if !answered(set) {
-			missing = append(missing, set.name)
-		}
-	}
-	var extra []string
-	for _, a := range answers {
-		if !slices.ContainsFunc(p.want, func(set answerSet) bool { return slices.Contains(set.macs, a.MAC) }) {
-			extra = append(extra, labelled(a.MAC, p.macs[a.MAC]))
-		}
-	}
-	switch {
-	case len(missing) > 0 && len(extra) > 0:
-		return false, fmt.Sprintf("%s, want %s: %s did not answer, %s should not", by, p.names(), strings.Join(missing, ", "), strings.Join(extra, ", "))
-	case len(missing) > 0:
-		return false, fmt.Sprintf("%s, want %s: %s did not answer", by, p.names(), strings.Join(missing, ", "))
-	case len(extra) > 0:
-		return false, fmt.Sprintf("%s, want only %s", by, p.names())
-	}
-	return true, by
-}
-
-func (p checkPlan) names() string {
-	var n []string
-	for _, set := range p.want {
-		n = append(n, set.name)
-	}
-	return strings.Join(n, " and ")
-}
-
-func labelled(mac, label string) string {
-	if label == "" {
-		return mac
-	}
-	return mac + " (" + label + ")"
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,38 +95,81 @@ func probeARP(ctx context.Context, s Spec) Result {
 }
 
 func arpVerdict(s Spec, src arpSource, answers []Answer, labels map[string]string) (bool, string) {
-	want := ""
-	if s.AnswerMAC != nil {
-		want = s.AnswerMAC.String()
-	}
-	if len(answers) == 0 {
-		none := fmt.Sprintf("no ARP reply for %s on %s within %s", s.Target, src.ifname, s.Timeout)
-		if s.Expect == ExpectFail {
-			return true, none + ", as expected"
+	by := fmt.Sprintf("no ARP reply for %s on %s within %s", s.Target, src.ifname, s.Timeout)
+	if len(answers) > 0 {
+		var got []string
+		for _, a := range answers {
+			got = append(got, labelled(a.MAC, a.Label))
 		}
-		return false, none
+		by = "answered by " + joinAnd(got)
 	}
-	var got []string
-	wanted := false
-	for _, a := range answers {
-		got = append(got, labelled(a.MAC, a.Label))
-		wanted = wanted || a.MAC == want
+	name := func(set AnswerSet) string {
+		if set.Name != "" {
+			return set.Name
+		}
+		var ms []string
+		for _, m := range set.MACs {
+			ms = append(ms, labelled(m.String(), labels[m.String()]))
+		}
+		return strings.Join(ms, " or ")
 	}
-	by := "answered by " + joinAnd(got)
+	inSet := func(set AnswerSet, mac string) bool {
+		return slices.ContainsFunc(set.MACs, func(m net.HardwareAddr) bool { return m.String() == mac })
+	}
+	answered := func(set AnswerSet) bool {
+		return slices.ContainsFunc(answers, func(a Answer) bool { return inSet(set, a.MAC) })
+	}
+	var names []string
+	for _, set := range s.Answer {
+		names = append(names, name(set))
+	}
+	want := joinAnd(names)
+
+	if s.Expect == ExpectFail {
+		if len(s.Answer) == 0 {
+			if len(answers) == 0 {
+				return true, by + ", as expected"
+			}
+			return false, by + ", want no answer"
+		}
+		for _, set := range s.Answer {
+			if answered(set) {
+				return false, by + ", want not " + name(set)
+			}
+		}
+		if len(s.Answer) == 1 {
+			return true, by + ", not " + want + " as expected"
+		}
+		return true, by + ", none of " + want + " as expected"
+	}
 	switch {
-	case s.Expect == ExpectFail && want == "":
-		return false, by + ", want no answer"
-	case s.Expect == ExpectFail && wanted:
-		return false, by + ", want not " + labelled(want, labels[want])
-	case s.Expect == ExpectFail:
-		return true, by + ", not " + labelled(want, labels[want]) + " as expected"
-	case want == "":
+	case len(answers) == 0 && len(s.Answer) == 0:
+		return false, by
+	case len(answers) == 0:
+		return false, by + ", want " + want
+	case len(s.Answer) == 0:
 		return true, by
-	case wanted && len(answers) == 1:
-		return true, by
-	default:
-		return false, by + ", want only " + labelled(want, labels[want])
 	}
+	var missing, extra []string
+	for _, set := range s.Answer {
+		if !answered(set) {
+			missing = append(missing, name(set))
+		}
+	}
+	for _, a := range answers {
+		if !slices.ContainsFunc(s.Answer, func(set AnswerSet) bool { return inSet(set, a.MAC) }) {
+			extra = append(extra, labelled(a.MAC, a.Label))
+		}
+	}
+	switch {
+	case len(missing) > 0 && len(extra) > 0:
+		return false, fmt.Sprintf("%s, want %s: %s did not answer, %s should not", by, want, joinAnd(missing), joinAnd(extra))
+	case len(missing) > 0:
+		return false, fmt.Sprintf("%s, want %s: %s did not answer", by, want, joinAnd(missing))
+	case len(extra) > 0:
+		return false, by + ", want only " + want
+	}
+	return true, by
 }
 
 func labelled(mac, label string) string {

@@ -41,7 +41,7 @@ func TestARPMultiNIC(t *testing.T) {
 	l, client, host := multiNIC(t)
 	eth0, eth1 := ipMAC(t, host, "eth0"), ipMAC(t, host, "eth1")
 	spec := Spec{Name: "owner answers alone", FromNetns: client, Protocol: ARP, Target: ip("10.0.0.2"),
-		TargetNetns: host, AnswerMAC: mustMAC(t, eth0), Timeout: time.Second}
+		TargetNetns: host, Answer: Answers(mustMAC(t, eth0)), Timeout: time.Second}
 	macs := func(r Result) []string {
 		var m []string
 		for _, a := range r.Answers {
@@ -81,7 +81,7 @@ func TestARPMultiNIC(t *testing.T) {
 	// address.
 	results := Run(context.Background(), []Spec{
 		{Name: "eth1 silent", FromNetns: client, Protocol: ARP, Target: ip("10.0.0.2"), Expect: ExpectFail,
-			AnswerMAC: mustMAC(t, eth1), Timeout: time.Second},
+			Answer: Answers(mustMAC(t, eth1)), Timeout: time.Second},
 		{Name: "free address unanswered", FromNetns: client, Protocol: ARP, Target: ip("10.0.0.99"), Expect: ExpectFail,
 			Interface: "eth0", Timeout: time.Second},
 		{Name: "free address must answer", FromNetns: client, Protocol: ARP, Target: ip("10.0.0.99"),
@@ -125,7 +125,7 @@ func TestARPProxy(t *testing.T) {
 
 	specs := []Spec{
 		{Name: "firewall answers for the server", FromNetns: client, Protocol: ARP, Target: ip("10.0.1.2"),
-			AnswerMAC: mustMAC(t, fwMAC), Labels: map[string]string{fwMAC: "fw:eth0"}, Timeout: 2 * time.Second},
+			Answer: Answers(mustMAC(t, fwMAC)), Labels: map[string]string{fwMAC: "fw:eth0"}, Timeout: 2 * time.Second},
 		{Name: "traffic flows through the firewall", FromNetns: client, Protocol: ICMP, Target: ip("10.0.1.2"),
 			Count: 2},
 	}

@@ -60,11 +60,12 @@ type Spec struct {
 	// Timeout bounds the wait: per check for tcp, udp and arp, after the
 	// last echo request for icmp. Default 2s.
 	Timeout time.Duration
-	// AnswerMAC (arp) is the only MAC that may answer. With Expect=pass and
-	// no AnswerMAC any answer passes; with Expect=fail and no AnswerMAC,
-	// the check passes only if nobody answers; with Expect=fail and an
-	// AnswerMAC, it passes if that MAC does not answer.
-	AnswerMAC net.HardwareAddr
+	// Answer (arp) says who must answer. Each set is the MACs of one
+	// interface (or of every interface of a node) and counts as answering
+	// when any of its MACs does. With Expect=pass every set must answer
+	// and no MAC outside them may; with no sets any answer passes. With
+	// Expect=fail no set may answer; with no sets nobody may.
+	Answer []AnswerSet
 	// Interface (arp) of FromNetns to send from; default: the interface of
 	// the route to Target.
 	Interface string
@@ -149,4 +150,20 @@ func (s Spec) targetString() string {
 		return netip.AddrPortFrom(s.Target, s.Port).String()
 	}
 	return s.Target.String()
+}
+
+// AnswerSet is one entry of a check's answer list: Name (say "fw:eth0")
+// is what reasons call it; without one, its MACs are named.
+type AnswerSet struct {
+	Name string
+	MACs []net.HardwareAddr
+}
+
+// Answers makes one answer set per MAC: "exactly these interfaces".
+func Answers(macs ...net.HardwareAddr) []AnswerSet {
+	sets := make([]AnswerSet, len(macs))
+	for i, m := range macs {
+		sets[i] = AnswerSet{MACs: []net.HardwareAddr{m}}
+	}
+	return sets
 }

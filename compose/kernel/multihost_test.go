@@ -236,10 +236,10 @@ func TestMultiHostTenants(t *testing.T) {
 	for _, s := range []check.Spec{
 		{Name: "a1 reaches a2", FromNetns: ns("a1"), Protocol: check.ICMP, Target: netip.MustParseAddr("10.0.0.2")},
 		{Name: "b1 reaches b2", FromNetns: ns("b1"), Protocol: check.ICMP, Target: netip.MustParseAddr("10.0.0.2")},
-		{Name: "only a2 answers a1", FromNetns: ns("a1"), Protocol: check.ARP, Target: netip.MustParseAddr("10.0.0.2"), AnswerMAC: mac("a2")},
-		{Name: "only b2 answers b1", FromNetns: ns("b1"), Protocol: check.ARP, Target: netip.MustParseAddr("10.0.0.2"), AnswerMAC: mac("b2")},
+		{Name: "only a2 answers a1", FromNetns: ns("a1"), Protocol: check.ARP, Target: netip.MustParseAddr("10.0.0.2"), Answer: check.Answers(mac("a2"))},
+		{Name: "only b2 answers b1", FromNetns: ns("b1"), Protocol: check.ARP, Target: netip.MustParseAddr("10.0.0.2"), Answer: check.Answers(mac("b2"))},
 		{Name: "a1 cannot reach tenant b", FromNetns: ns("a1"), Protocol: check.ICMP, Target: netip.MustParseAddr("10.0.0.3"), Expect: check.ExpectFail},
-		{Name: "b2 never answers a1", FromNetns: ns("a1"), Protocol: check.ARP, Target: netip.MustParseAddr("10.0.0.2"), AnswerMAC: mac("b2"), Expect: check.ExpectFail},
+		{Name: "b2 never answers a1", FromNetns: ns("a1"), Protocol: check.ARP, Target: netip.MustParseAddr("10.0.0.2"), Answer: check.Answers(mac("b2")), Expect: check.ExpectFail},
 	} {
 		if r := check.RunOne(ctx, s); !r.Pass {
 			t.Errorf("%s: %s", s.Name, r.Reason)
