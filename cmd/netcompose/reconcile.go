@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -148,6 +149,7 @@ func newApplyCmd() *cobra.Command {
 			if err := preflight(ctx, t.lab); err != nil {
 				return err
 			}
+			warnNotApplied(cmd.ErrOrStderr(), t.lab)
 			if err := reconcile(ctx, cmd, t, pf, dryRun, kernel.ApplyOptions{Adopt: adopt, UnderlayNetns: underlayNS}); err != nil || !runTests || dryRun {
 				return err
 			}
@@ -246,4 +248,20 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 func withProgress(cmd *cobra.Command, opt kernel.ApplyOptions) kernel.ApplyOptions {
 	opt.Progress = progress(cmd.ErrOrStderr(), isTerminal(os.Stderr))
 	return opt
+}
+
+// warnNotApplied says which sections apply validated but does not build
+// yet, rather than leave the user to wonder where their pipeline went.
+func warnNotApplied(w io.Writer, lab *compose.Lab) {
+	var names []string
+	for _, q := range lab.NFQueues {
+		names = append(names, "[nfqueue:"+q.Name+"]")
+	}
+	for _, sv := range lab.Services {
+		names = append(names, "[service:"+sv.Name+"]")
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(w, "note: %s validated but not applied: NFQUEUE pipelines and services are not built by this version\n",
+			strings.Join(names, ", "))
+	}
 }

@@ -18,6 +18,7 @@ bridges, VXLAN overlays, ARP settings and static neighbours.
   netcompose validate lab.ini    check the file, report every error
   netcompose diff lab.ini        show what apply would change
   netcompose apply lab.ini       converge the kernel to the file
+  netcompose test lab.ini        run the lab's checks against it
   netcompose destroy lab.ini     remove every trace of the lab`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
