@@ -192,8 +192,7 @@ func (s *session) rollback(journal []undo, before *record, ae *ApplyError) error
 	if created {
 		settle(context.Background(), s.lab)
 	}
-	if len(errs) > 0 {
-		ae.Err = errors.Join(append([]error{ae.Err, errors.New("rollback incomplete")}, errs...)...)
-	}
+	ae.Undone = len(journal)
+	ae.Rollback = errors.Join(errs...)
 	return ae
 }

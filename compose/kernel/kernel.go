@@ -122,14 +122,21 @@ func (e *ForeignError) Error() string {
 }
 
 // ApplyError is a failed step. The steps before it in the same run have
-// been undone; Err is the kernel's error (joined with any rollback error).
+// been undone: Undone counts them, and Rollback holds what could not be
+// undone (nil when the kernel is back as it was). Err is the kernel's error.
 type ApplyError struct {
-	Step compose.Step
-	Err  error
+	Step     compose.Step
+	Err      error
+	Undone   int
+	Rollback error
 }
 
 func (e *ApplyError) Error() string {
-	return fmt.Sprintf("%s %s: %v", e.Step.Op, stepResource(e.Step).ID(), e.Err)
+	msg := fmt.Sprintf("%s %s: %v", e.Step.Op, stepResource(e.Step).ID(), e.Err)
+	if e.Rollback != nil {
+		return msg + fmt.Sprintf("; rollback incomplete after undoing %d changes: %v", e.Undone, e.Rollback)
+	}
+	return msg + fmt.Sprintf("; rolled back %d changes: the lab is as it was before this run", e.Undone)
 }
 
 func (e *ApplyError) Unwrap() error { return e.Err }
