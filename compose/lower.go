@@ -90,7 +90,10 @@ func (l *Lab) Resources() []Resource {
 	for _, n := range l.Nodes {
 		add(KindNetns, n.Name, "", nil)
 		for _, rt := range n.Routes {
-			attrs := map[string]string{}
+			// via is always present, empty for an on-link route, so that
+			// dropping a gateway from the file is a change (Diff compares
+			// only the attributes a desired resource has).
+			attrs := map[string]string{"via": ""}
 			if rt.Via.IsValid() {
 				attrs["via"] = rt.Via.String()
 			}
