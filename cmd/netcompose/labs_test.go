@@ -350,7 +350,7 @@ timeout = 3
 		Answer                            []check.AnswerSet
 	}
 	var gots []got
-	for _, p := range planChecks(lab, lab.Checks, nodes) {
+	for _, p := range planChecks(lab, lab.Checks, nodes, nodes) {
 		if p.err != "" {
 			t.Errorf("check %s: %s", p.spec.Name, p.err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -100,7 +101,11 @@ func testLab(ctx context.Context, w io.Writer, path, host string, only []string,
 	if err != nil {
 		return err
 	}
-	plans := planChecks(lab, tr.checks, nodes)
+	macNodes, err := withOtherSlices(ctx, tr, nodes)
+	if err != nil {
+		return err
+	}
+	plans := planChecks(lab, tr.checks, nodes, macNodes)
 	specs := make([]check.Spec, len(plans))
 	for i, p := range plans {
 		specs[i] = p.spec
@@ -212,6 +217,36 @@ func appliedNodes(ctx context.Context, tr *testRun) (map[string]kernel.NodeStatu
 	return nodes, nil
 }
 
+// withOtherSlices adds to nodes the nodes of the lab's other host slices
+// applied on this machine (hosts simulated on one machine), so that an arp
+// check's answer = NODE:IF can name a node of another host.
+func withOtherSlices(ctx context.Context, tr *testRun, nodes map[string]kernel.NodeStatus) (map[string]kernel.NodeStatus, error) {
+	if tr.host == "" {
+		return nodes, nil
+	}
+	labs, err := kernel.Labs()
+	if err != nil {
+		return nil, err
+	}
+	all := maps.Clone(nodes)
+	for _, h := range tr.lab.Hosts {
+		key := compose.StateKey(tr.lab.Name, h.Name)
+		if key == tr.key || !slices.ContainsFunc(labs, func(l kernel.LabInfo) bool { return l.Name == key }) {
+			continue
+		}
+		status, err := kernel.Inspect(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range status {
+			if _, ok := all[n.Node]; !ok {
+				all[n.Node] = n
+			}
+		}
+	}
+	return all, nil
+}
+
 // checkPlan is one check ready to run: its spec, or why it cannot run.
 type checkPlan struct {
 	spec check.Spec
@@ -228,10 +263,11 @@ type checkPlan struct {
 //     of a multi-host lab) gets no TargetNetns;
 //   - answer = NODE:IF...: the MACs of those interfaces as the kernel
 //     reports them; every lab interface's MAC is labelled NODE:IF so
-//     reasons read "02:...(firewall:cli)".
-func planChecks(lab *compose.Lab, checks []*compose.Check, nodes map[string]kernel.NodeStatus) []checkPlan {
+//     reasons read "02:...(firewall:cli)". MACs come from macNodes: nodes
+//     plus the nodes of other host slices applied on this machine.
+func planChecks(lab *compose.Lab, checks []*compose.Check, nodes, macNodes map[string]kernel.NodeStatus) []checkPlan {
 	macs := map[string]string{}
-	for _, n := range nodes {
+	for _, n := range macNodes {
 		for _, ifc := range n.Interfaces {
 			if hw, err := net.ParseMAC(ifc.MAC); err == nil && len(hw) == 6 && ifc.Name != "lo" {
 				macs[hw.String()] = n.Node + ":" + ifc.Name
@@ -240,12 +276,12 @@ func planChecks(lab *compose.Lab, checks []*compose.Check, nodes map[string]kern
 	}
 	plans := make([]checkPlan, 0, len(checks))
 	for _, c := range checks {
-		plans = append(plans, planCheck(lab, c, nodes, macs))
+		plans = append(plans, planCheck(lab, c, nodes, macNodes, macs))
 	}
 	return plans
 }
 
-func planCheck(lab *compose.Lab, c *compose.Check, nodes map[string]kernel.NodeStatus, macs map[string]string) checkPlan {
+func planCheck(lab *compose.Lab, c *compose.Check, nodes, macNodes map[string]kernel.NodeStatus, macs map[string]string) checkPlan {
 	var p checkPlan
 	s := check.Spec{
 		Name:      c.Name,
@@ -276,7 +312,13 @@ func planCheck(lab *compose.Lab, c *compose.Check, nodes map[string]kernel.NodeS
 	if c.Protocol == check.ARP {
 		s.Labels = macs
 		for _, a := range c.Answer {
-			s.Answer = append(s.Answer, answerFor(a, nodes))
+			node, _, _ := strings.Cut(a, ":")
+			if _, ok := macNodes[node]; !ok && p.err == "" {
+				// Another machine's MACs cannot be seen from here:
+				// say so rather than "did not answer".
+				p.err = fmt.Sprintf("answer = %s: node %s is not on this machine, so its MACs are unknown here (run this check where %s is applied)", a, node, node)
+			}
+			s.Answer = append(s.Answer, answerFor(a, macNodes))
 		}
 	}
 	if c.Protocol == "websocket" {
