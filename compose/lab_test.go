@@ -242,7 +242,7 @@ neighbors = 10.0.0.9 02:AA:00:00:00:01 dev eth0
 		{Kind: KindVeth, Name: "r1-r2", Attrs: m{"a.node": "r1", "a.ifname": "eth0", "b.node": "r2", "b.ifname": "eth0", "mtu": "9000"}},
 		{Kind: KindVeth, Name: "up", Attrs: m{"a.node": "r1", "a.ifname": "eth1", "b.node": "sw", "b.ifname": "up", "mtu": "1500"}},
 		{Kind: KindBridge, Node: "sw", Name: "br0", Attrs: m{"mtu": "1500", "stp": "on"}},
-		{Kind: KindVxlan, Node: "sw", Name: "vx", Attrs: m{"vni": "7", "local": "192.0.2.1", "port": "4789", "learning": "on", "ttl": "0", "tos": "0", "mtu": "1450", "remote": ""}},
+		{Kind: KindVxlan, Node: "sw", Name: "vx", Attrs: m{"vni": "7", "local": "192.0.2.1", "port": "4789", "learning": "on", "ttl": "0", "tos": "0", "mtu": "1450", "remote": "", "group": "", "underlay": "", "underlay.netns": ""}},
 		{Kind: KindMaster, Node: "sw", Name: "up", Attrs: m{"bridge": "br0"}},
 		{Kind: KindMaster, Node: "sw", Name: "vx", Attrs: m{"bridge": "br0"}},
 		{Kind: KindAddr, Node: "r1", Name: "eth0/10.0.0.1/24"},

@@ -211,6 +211,10 @@ func (x *Vxlan) attrs(addrs map[string][]Address, ifaces map[End]iface) map[stri
 			}
 		}
 	}
+	// local, group and the underlay are always present, empty when
+	// unset, so that dropping one from the file replaces the device
+	// (Diff compares only the attributes a desired resource has).
+	m["local"], m["group"], m["underlay"], m["underlay.netns"] = "", "", "", ""
 	if local.IsValid() {
 		m["local"] = local.String()
 	}

@@ -111,3 +111,58 @@ endpoints = a:eth1 c:eth0
 		}
 	}
 }
+
+// vxlanView is the device as `ip -j -d link` and `bridge -j fdb` show it:
+// default remote or group, local, underlay (link), and the all-zero FDB.
+func vxlanView(t *testing.T, ns, dev string) string {
+	t.Helper()
+	l := ipJSON(t, ns, "link", "show", "dev", dev)[0]
+	d := l["linkinfo"].(map[string]any)["info_data"].(map[string]any)
+	s := func(k string) string { v, _ := d[k].(string); return v }
+	link := ""
+	if v, ok := d["link"]; ok {
+		link = ftoa(v)
+	}
+	return "remote=" + s("remote") + " group=" + s("group") + " local=" + s("local") + " link=" + link +
+		" fdb=" + strings.Join(zeroFDB(t, ns, dev), ",")
+}
+
+func TestVxlanChanges(t *testing.T) {
+	requireRoot(t)
+	lab := newLab(t)
+	nsU := compose.NamespaceName(lab, "u")
+	base := `
+[netns:u]
+address.e0 = 10.5.0.1/24
+[netns:v]
+address.e0 = 10.5.0.2/24
+[veth:u-v]
+endpoints = u:e0 v:e0
+[vxlan:vx0]
+netns = u
+vni = 100
+%s
+`
+	steps := []struct{ name, keys, want string }{
+		{"two remotes", "underlay = u:e0\nremote = 10.5.0.2 10.5.0.3",
+			"remote= group= local=10.5.0.1 link=e0 fdb=10.5.0.2,10.5.0.3"},
+		{"one remote", "underlay = u:e0\nremote = 10.5.0.2",
+			"remote=10.5.0.2 group= local=10.5.0.1 link=e0 fdb=10.5.0.2"},
+		{"no remote", "underlay = u:e0",
+			"remote= group= local=10.5.0.1 link=e0 fdb="},
+		{"group", "underlay = u:e0\ngroup = 239.1.1.1",
+			"remote= group=239.1.1.1 local=10.5.0.1 link=e0 fdb=239.1.1.1"},
+		{"group back to a remote", "underlay = u:e0\nremote = 10.5.0.2",
+			"remote=10.5.0.2 group= local=10.5.0.1 link=e0 fdb=10.5.0.2"},
+		{"underlay dropped, local kept", "local = 10.5.0.1\nremote = 10.5.0.2",
+			"remote=10.5.0.2 group= local=10.5.0.1 link= fdb=10.5.0.2"},
+		{"local dropped", "",
+			"remote= group= local= link= fdb="},
+	}
+	for _, st := range steps {
+		applyFile(t, lab, strings.Replace(base, "%s", st.keys, 1))
+		if got := vxlanView(t, nsU, "vx0"); got != st.want {
+			t.Errorf("%s: vxlan\n got %s\nwant %s", st.name, got, st.want)
+		}
+	}
+}
