@@ -32,13 +32,30 @@ func run(args []string) int {
 	if err == nil {
 		return 0
 	}
+	code := 1
 	var ee *exitError
 	if errors.As(err, &ee) {
-		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "netcompose:", ee.err)
-		}
-		return ee.code
+		code, err = ee.code, ee.err
 	}
-	fmt.Fprintln(os.Stderr, "netcompose:", err)
-	return 1
+	for _, e := range flatten(err) {
+		fmt.Fprintln(os.Stderr, "netcompose:", e)
+	}
+	return code
+}
+
+// flatten lists the errors an errors.Join holds, recursively, so that each
+// of validate's "file:line: ..." errors gets a line and a prefix of its own.
+func flatten(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		if err == nil {
+			return nil
+		}
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
 }

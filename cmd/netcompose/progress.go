@@ -13,14 +13,21 @@ import (
 // plans, where the plan printed before says it all).
 func progress(w io.Writer, tty bool) func(done, total int, s compose.Step) {
 	const width = 30
-	lastTenth := 0
+	lastTenth, lastPercent := 0, -1
 	return func(done, total int, s compose.Step) {
 		if total == 0 {
 			return
 		}
 		if tty {
+			// Redraw when the percentage moves, not at every step: a
+			// 10,000-change plan would otherwise write 10,000 bars.
+			percent := done * 100 / total
+			if percent == lastPercent && done != total {
+				return
+			}
+			lastPercent = percent
 			n := done * width / total
-			fmt.Fprintf(w, "\r[%s%s] %d/%d", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
+			fmt.Fprintf(w, "\rapplying [%s%s] %d/%d changes", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
 			if done == total {
 				fmt.Fprintln(w)
 			}

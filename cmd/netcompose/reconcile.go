@@ -116,7 +116,7 @@ func newDiffCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := writePlan(cmd.OutOrStdout(), p, pf.output, isTerminal(os.Stdout)); err != nil {
+			if err := writePlan(cmd.OutOrStdout(), p, pf.output, useColor(os.Stdout)); err != nil {
 				return err
 			}
 			if exitCode && !p.Empty() {
@@ -212,7 +212,7 @@ func newDestroyCmd() *cobra.Command {
 // Destroy is the apply of an empty lab.
 func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags, dryRun bool, opt kernel.ApplyOptions) error {
 	out := cmd.OutOrStdout()
-	color := isTerminal(os.Stdout)
+	color := useColor(os.Stdout)
 	unlock, err := lock(ctx, cmd, t.name, pf.noWait)
 	if err != nil {
 		return err
@@ -239,8 +239,13 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 	}
 	if pf.output != "json" && !p.Empty() {
 		add, change, destroy := p.Counts()
-		fmt.Fprintf(out, "Apply complete! Resources: %d added, %d changed, %d destroyed in %s.\n",
-			add, change, destroy, time.Since(start).Round(time.Millisecond))
+		if destroying {
+			fmt.Fprintf(out, "Destroy complete! Resources: %d destroyed in %s.\n",
+				destroy, time.Since(start).Round(time.Millisecond))
+		} else {
+			fmt.Fprintf(out, "Apply complete! Resources: %d added, %d changed, %d destroyed in %s.\n",
+				add, change, destroy, time.Since(start).Round(time.Millisecond))
+		}
 	}
 	return nil
 }

@@ -39,9 +39,14 @@ bridges, VXLAN overlays, ARP settings and static neighbours.
 	return root
 }
 
-// isTerminal reports whether f is a terminal (colour and progress bars
-// only there).
+// isTerminal reports whether f is a terminal (progress bars only there).
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// useColor reports whether to colour what goes to f: only on a terminal,
+// and not when NO_COLOR is set (no-color.org) or TERM is dumb.
+func useColor(f *os.File) bool {
+	return isTerminal(f) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 }

@@ -2,9 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -24,6 +29,9 @@ func newStatusCmd() *cobra.Command {
 			defer cancel()
 			t, err := loadTarget(args[0], host)
 			if err != nil {
+				return err
+			}
+			if err := applied(t.name, args[0], host); err != nil {
 				return err
 			}
 			nodes, err := kernel.Inspect(ctx, t.name)
@@ -129,7 +137,7 @@ func newListCmd() *cobra.Command {
 func newExecCmd() *cobra.Command {
 	var host string
 	cmd := &cobra.Command{
-		Use:   "exec FILE NODE -- CMD [ARGS...]",
+		Use:   "exec [--host H] FILE NODE [--] CMD [ARGS...]",
 		Short: "Run a command inside a node's namespace; its exit code is passed through",
 		Args:  cobra.MinimumNArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -139,12 +147,29 @@ func newExecCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			node := args[1]
+			node, argv := args[1], args[2:]
+			if argv[0] == "--" {
+				// with flags not interspersed, cobra keeps the "--"
+				argv = argv[1:]
+			}
+			if len(argv) == 0 {
+				return fmt.Errorf("exec: no command to run (exec FILE NODE -- CMD [ARGS...])")
+			}
 			if _, ok := t.lab.Node(node); !ok {
 				return fmt.Errorf("exec: lab %q has no node %q", t.lab.Name, node)
 			}
-			code, err := kernel.Exec(ctx, t.name, node, args[2:], kernel.Stdio{In: os.Stdin, Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
-			if err != nil {
+			if err := applied(t.name, args[0], host); err != nil {
+				return err
+			}
+			code, err := kernel.Exec(ctx, t.name, node, argv, kernel.Stdio{In: os.Stdin, Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()})
+			switch {
+			case errors.Is(err, exec.ErrNotFound):
+				// as a shell does: 127 for a command not found, 126 for
+				// one that cannot run
+				return &exitError{code: 127, err: err}
+			case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ENOEXEC):
+				return &exitError{code: 126, err: err}
+			case err != nil:
 				return err
 			}
 			if code != 0 {
@@ -154,5 +179,23 @@ func newExecCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&host, "host", "", "the node is in this [host:NAME]'s slice of a multi-host lab")
+	// Flags after NODE belong to the command: exec lab.ini a ip -br addr.
+	cmd.Flags().SetInterspersed(false)
 	return cmd
+}
+
+// applied fails with the command to run when the lab (key, as
+// compose.StateKey names it) has no state record on this machine.
+func applied(key, path, host string) error {
+	labs, err := kernel.Labs()
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(labs, func(l kernel.LabInfo) bool { return l.Name == key }) {
+		return nil
+	}
+	if host != "" {
+		return fmt.Errorf("lab %s is not applied on this machine: run netcompose apply --host %s %s", key, host, path)
+	}
+	return fmt.Errorf("lab %s is not applied on this machine: run netcompose apply %s", key, path)
 }
