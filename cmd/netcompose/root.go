@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,21 @@ bridges, VXLAN overlays, ARP settings and static neighbours.
 		newDoctorCmd(),
 		newTestCmd(),
 	)
+	// Argument and flag mistakes name the command and show its usage line,
+	// since SilenceUsage keeps cobra from printing the whole help.
+	for _, c := range root.Commands() {
+		if v := c.Args; v != nil {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				if err := v(cmd, args); err != nil {
+					return fmt.Errorf("%s: %w (usage: %s)", cmd.Name(), err, cmd.UseLine())
+				}
+				return nil
+			}
+		}
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%s: %w (see %s --help)", cmd.Name(), err, cmd.CommandPath())
+	})
 	return root
 }
 

@@ -137,7 +137,7 @@ func newListCmd() *cobra.Command {
 func newExecCmd() *cobra.Command {
 	var host string
 	cmd := &cobra.Command{
-		Use:   "exec [--host H] FILE NODE [--] CMD [ARGS...]",
+		Use:   "exec FILE NODE [--] CMD [ARGS...]",
 		Short: "Run a command inside a node's namespace; its exit code is passed through",
 		Args:  cobra.MinimumNArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
