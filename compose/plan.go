@@ -31,8 +31,10 @@ func (a Action) Symbol() string {
 	return "?"
 }
 
-// Change is one planned change. Before is the observed resource (nil for a
-// create), After the desired one (nil for a delete).
+// Change is one planned change. Before is the observed resource, After the
+// desired one (nil for a delete). Before is nil for a create, except for a
+// resource recreated with its parent: there it is what the parent's delete
+// takes along, so that a failed run can bring it back.
 type Change struct {
 	Action Action    `json:"action"`
 	ID     string    `json:"id"`
@@ -94,13 +96,20 @@ type Step struct {
 // Steps expands the plan into primitive operations in execution order:
 // every delete first, children before parents (reverse kind rank), then
 // creates and updates, parents before children. A replace contributes its
-// delete to the first phase and its create to the second.
+// delete to the first phase and its create to the second; so does a
+// resource recreated with its parent, whose delete is a cascaded step
+// (no kernel call, but an undo that restores it if the run fails).
 func (p Plan) Steps() []Step {
 	var dels, rest []Step
 	for _, c := range p.Changes {
 		switch c.Action {
 		case Delete:
 			dels = append(dels, Step{Op: Delete, Before: c.Before, Cascade: c.Cascade})
+		case Create:
+			if c.Before != nil {
+				dels = append(dels, Step{Op: Delete, Before: c.Before, Cascade: true})
+			}
+			rest = append(rest, Step{Op: Create, After: c.After})
 		case Replace:
 			dels = append(dels, Step{Op: Delete, Before: c.Before})
 			rest = append(rest, Step{Op: Create, After: c.After})
@@ -178,7 +187,7 @@ func Diff(lab string, desired, actual []Resource) Plan {
 				continue
 			}
 			if d, ok := want[id]; ok {
-				changes[id] = Change{Action: Create, ID: id, After: ptr(d), Reason: "recreated with its parent"}
+				changes[id] = Change{Action: Create, ID: id, Before: ptr(a), After: ptr(d), Reason: "recreated with its parent"}
 			} else {
 				changes[id] = Change{Action: Delete, ID: id, Before: ptr(a), Cascade: true, Reason: "removed with its parent"}
 			}
@@ -263,6 +272,12 @@ func onRemoved(r Resource, nodes map[string]bool, ends map[End]bool) bool {
 		return true
 	}
 	if r.Kind == KindMaster && ends[End{r.Node, r.Attrs["bridge"]}] {
+		return true
+	}
+	// The kernel deletes a vxlan device with its underlay link, from
+	// whichever namespace the device sits in.
+	if u := r.Attrs["underlay.netns"]; r.Kind == KindVxlan && u != "" &&
+		(nodes[u] || ends[End{u, r.Attrs["underlay"]}]) {
 		return true
 	}
 	return false

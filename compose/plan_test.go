@@ -26,6 +26,7 @@ func TestDiff(t *testing.T) {
 		return Resource{Kind: KindVeth, Name: "ab", Attrs: m{"a.node": "a", "a.ifname": "eth0", "b.node": bnode, "b.ifname": "eth0", "mtu": mtu}}
 	}
 	addr := Resource{Kind: KindAddr, Node: "a", Name: "eth0/10.0.0.1/24"}
+	vx := Resource{Kind: KindVxlan, Node: "x", Name: "vx0", Attrs: m{"vni": "1", "underlay": "eth0", "underlay.netns": "a"}}
 	tests := []struct {
 		name            string
 		desired, actual []Resource
@@ -42,6 +43,14 @@ func TestDiff(t *testing.T) {
 			[]Resource{ns("a"), ns("b"), ns("c"), veth("1500", "c"), addr},
 			[]Resource{ns("a"), ns("b"), ns("c"), veth("1500", "b"), addr},
 			[]string{"± veth//ab", "+ addr/a/eth0/10.0.0.1/24"}},
+		{"moved underlay peer recreates the vxlan on it",
+			[]Resource{ns("a"), ns("b"), ns("c"), veth("1500", "c"), vx},
+			[]Resource{ns("a"), ns("b"), ns("c"), veth("1500", "b"), vx},
+			[]string{"± veth//ab", "+ vxlan/x/vx0"}},
+		{"removed underlay node takes the vxlan along",
+			[]Resource{ns("b"), ns("x")},
+			[]Resource{ns("a"), ns("b"), ns("x"), veth("1500", "b"), vx},
+			[]string{"- netns/a/", "- veth//ab (cascade)", "- vxlan/x/vx0 (cascade)"}},
 		{"attribute left out of the file is not managed",
 			[]Resource{{Kind: KindBridge, Node: "a", Name: "br0", Attrs: m{"mtu": "1500"}}},
 			[]Resource{{Kind: KindBridge, Node: "a", Name: "br0", Attrs: m{"mtu": "1500", "stp": "on"}}},
@@ -95,4 +104,32 @@ func TestStepsCreateOnLinkRoutesFirst(t *testing.T) {
 	if diff := cmp.Diff([]string{"10.2.0.0/24", "10.2.0.1/32"}, got); diff != "" {
 		t.Errorf("delete order (-want +got):\n%s", diff)
 	}
+}
+
+// What a replaced parent takes along gets a cascaded delete step before
+// its recreate, so that a failed run's undo brings it back.
+func TestStepsOfARecreatedChild(t *testing.T) {
+	v := func(b string) Resource {
+		return Resource{Kind: KindVeth, Name: "ab", Attrs: map[string]string{"a.node": "a", "a.ifname": "eth0", "b.node": b, "b.ifname": "eth0"}}
+	}
+	addr := Resource{Kind: KindAddr, Node: "a", Name: "eth0/10.0.0.1/24"}
+	var got []string
+	for _, s := range Diff("l", []Resource{v("c"), addr}, []Resource{v("b"), addr}).Steps() {
+		line := string(s.Op) + " " + stepID(s)
+		if s.Cascade {
+			line += " (cascade)"
+		}
+		got = append(got, line)
+	}
+	want := []string{"delete addr/a/eth0/10.0.0.1/24 (cascade)", "delete veth//ab", "create veth//ab", "create addr/a/eth0/10.0.0.1/24"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+}
+
+func stepID(s Step) string {
+	if s.After != nil {
+		return s.After.ID()
+	}
+	return s.Before.ID()
 }

@@ -166,3 +166,196 @@ vni = 100
 		}
 	}
 }
+
+// The kernel deletes a vxlan device with its underlay link, even across
+// namespaces: replacing the underlay's veth must recreate the device.
+func TestVxlanUnderlayReplaced(t *testing.T) {
+	requireRoot(t)
+	lab := newLab(t)
+	file := `
+[netns:u]
+address.e0 = 10.5.0.1/24
+[netns:%s]
+address.e0 = 10.5.0.2/24
+[veth:u-peer]
+endpoints = u:e0 %s:e0
+[vxlan:vx0]
+netns = u
+underlay = u:e0
+vni = 100
+remote = 10.5.0.2
+address = 10.6.0.1/24
+`
+	applyFile(t, lab, strings.ReplaceAll(file, "%s", "v"))
+	applyFile(t, lab, strings.ReplaceAll(file, "%s", "w"))
+	if got, want := vxlanView(t, compose.NamespaceName(lab, "u"), "vx0"), "remote=10.5.0.2 group= local=10.5.0.1 link=e0 fdb=10.5.0.2"; got != want {
+		t.Errorf("vxlan after its underlay was replaced\n got %s\nwant %s", got, want)
+	}
+}
+
+// withoutIndex drops the ifindex from kernelDump lines: a link deleted and
+// recreated by a rollback comes back with a new one.
+func withoutIndex(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if a, rest, ok := strings.Cut(l, " idx "); ok {
+			_, rest, _ = strings.Cut(rest, " ")
+			l = a + " " + rest
+		}
+		out[i] = l
+	}
+	return out
+}
+
+// A failing apply leaves the kernel as it was, whatever the plan replaced,
+// deleted or updated before the failing step. Each change ends with a
+// route the kernel refuses (its gateway is on no interface).
+func TestRollbackOfReplacesAndDeletes(t *testing.T) {
+	requireRoot(t)
+	const failing = "\nroute = 203.0.113.0/24 via 192.0.2.1 dev e0\n"
+	tests := []struct{ name, before, after string }{
+		{"veth peer moved, with what lives on its ends", `
+[netns:a]
+address.e0 = 10.0.0.1/24 2001:db8::1/64
+route = 198.51.100.0/24 via 10.0.0.2
+sysctl.net.ipv4.conf.e0.arp_ignore = 2
+[netns:b]
+address.e0 = 10.0.0.2/24
+[netns:c]
+[veth:ab]
+endpoints = a:e0 b:e0
+[arp:a]
+netns = a
+neighbors = 10.0.0.9 02:00:00:00:00:09 dev e0
+`, `
+[netns:a]
+address.e0 = 10.0.0.1/24 2001:db8::1/64
+route = 198.51.100.0/24 via 10.0.0.2
+sysctl.net.ipv4.conf.e0.arp_ignore = 2
+[netns:b]
+[netns:c]
+address.e0 = 10.0.0.2/24` + failing + `
+[veth:ab]
+endpoints = a:e0 c:e0
+[arp:a]
+netns = a
+neighbors = 10.0.0.9 02:00:00:00:00:09 dev e0
+`},
+		{"bridge removed, stp and mtu changed on another", `
+[netns:s]
+address.e9 = 10.0.0.1/24
+[netns:p]
+[veth:p1]
+endpoints = s:p1 p:e0
+[veth:p2]
+endpoints = s:p2 p:e1
+[veth:p3]
+endpoints = s:e9 p:e9
+[bridge:br1]
+netns = s
+ports = p1
+address = 10.1.0.1/24
+[bridge:br2]
+netns = s
+ports = p2
+`, `
+[netns:s]
+address.e9 = 10.0.0.1/24
+[netns:p]
+address.e0 = 10.0.0.2/24` + failing + `
+[veth:p1]
+endpoints = s:p1 p:e0
+[veth:p2]
+endpoints = s:p2 p:e1
+[veth:p3]
+endpoints = s:e9 p:e9
+[bridge:br2]
+netns = s
+ports = p2 p1
+stp = on
+mtu = 1400
+`},
+		{"node removed", `
+[netns:a]
+address.e0 = 10.0.0.1/24
+forwarding = on
+[netns:b]
+address.e0 = 10.0.0.2/24
+route = 198.51.100.0/24 via 10.0.0.1
+forwarding = on
+[veth:ab]
+endpoints = a:e0 b:e0
+`, `
+[netns:a]
+address.e0 = 10.0.0.1/24
+forwarding = on` + failing + `
+[netns:c]
+[veth:ac]
+endpoints = a:e0 c:e0
+`},
+		{"vxlan whose underlay is replaced", `
+[netns:u]
+address.e0 = 10.5.0.1/24
+[netns:v]
+address.e0 = 10.5.0.2/24
+[netns:x]
+[veth:uv]
+endpoints = u:e0 v:e0
+[vxlan:vx0]
+netns = x
+underlay = u:e0
+vni = 100
+remote = 10.5.0.2 10.5.0.3
+address = 10.6.0.1/24
+`, `
+[netns:u]
+address.e0 = 10.5.0.1/24` + failing + `
+[netns:v]
+[netns:w]
+address.e0 = 10.5.0.2/24
+[netns:x]
+[veth:uv]
+endpoints = u:e0 w:e0
+[vxlan:vx0]
+netns = x
+underlay = u:e0
+vni = 100
+remote = 10.5.0.2 10.5.0.3
+address = 10.6.0.1/24
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lab := newLab(t)
+			applyFile(t, lab, tt.before)
+			before := withoutIndex(kernelDump(t, lab))
+			fdbBefore := fdbDump(t, lab)
+			_, err := converge(lab, lowered(t, tt.after), ApplyOptions{})
+			if !isApplyError(err) {
+				t.Fatalf("apply: %v, want an *ApplyError", err)
+			}
+			if d := cmp.Diff(before, withoutIndex(kernelDump(t, lab))); d != "" {
+				t.Errorf("kernel after rollback (-before +after):\n%s", d)
+			}
+			if d := cmp.Diff(fdbBefore, fdbDump(t, lab)); d != "" {
+				t.Errorf("vxlan fdb after rollback (-before +after):\n%s", d)
+			}
+			// And the lab converges from there.
+			applyFile(t, lab, tt.before)
+		})
+	}
+}
+
+// fdbDump is the all-zero FDB entries of every vxlan device of the lab,
+// and the devices' remotes, by iproute2.
+func fdbDump(t *testing.T, lab string) []string {
+	t.Helper()
+	var out []string
+	for _, ns := range namespaces(t, lab+"-") {
+		for _, l := range ipJSON(t, ns, "link", "show", "type", "vxlan") {
+			dev := l["ifname"].(string)
+			out = append(out, ns+" "+dev+" "+vxlanView(t, ns, dev))
+		}
+	}
+	return out
+}
