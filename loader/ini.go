@@ -65,6 +65,13 @@ func parseINI(f *rawFile, data []byte) {
 				cur = f.openSection(value[1:j], lineno)
 				continue
 			}
+			// ConfigParser reads "[netns:a" as the key "[netns" of the
+			// section before: a lost section, silently. Refuse it.
+			flush()
+			f.errorf(lineno, "", "section header %q is not closed with ]", value)
+			cur, opt = nil, -1
+			warnedHead = true // what follows belongs to the broken header
+			continue
 		}
 		if cur == nil {
 			if !warnedHead {
