@@ -58,7 +58,7 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 	for _, st := range steps {
 		r := stepResource(st)
 		if st.Op == compose.Create && r.Kind == compose.KindNetns &&
-			namespaceExists(p.Lab, r.Node) && !rec.has(r.Node) && !opt.Adopt {
+			namespaceExists(p.Lab, r.Node) && !rec.owns(r.Node) && !opt.Adopt {
 			return nil, &ForeignError{Lab: p.Lab, Node: r.Node, Namespace: s.nsName(r.Node)}
 		}
 	}
@@ -177,6 +177,15 @@ func (s *session) rollback(journal []undo, before *record, ae *ApplyError) error
 	for i := len(journal) - 1; i >= 0; i-- {
 		if err := journal[i].fn(); err != nil {
 			errs = append(errs, fmt.Errorf("undo %s: %w", journal[i].desc, err))
+		}
+	}
+	// A namespace the undo recreated is a new one: keep its inode.
+	for _, n := range before.Nodes {
+		if ino, ok := s.rec.Inodes[n]; ok && before.Inodes[n] != ino {
+			if before.Inodes == nil {
+				before.Inodes = map[string]uint64{}
+			}
+			before.Inodes[n] = ino
 		}
 	}
 	*s.rec = *before

@@ -359,3 +359,55 @@ func fdbDump(t *testing.T, lab string) []string {
 	}
 	return out
 }
+
+// Lab "L" node "b-x" and lab "L-b" node "x" share the namespace name
+// "L-b-x". Once L's namespace is gone (deleted by hand) and L-b made its
+// own, L's state record still names node b-x: L must not take L-b's
+// namespace for its own, nor delete it.
+func TestPrefixLabsShareNoNamespace(t *testing.T) {
+	requireRoot(t)
+	lab := newLab(t)
+	other := lab + "-b"
+	t.Cleanup(func() {
+		if err := destroy(other); err != nil {
+			t.Errorf("cleanup: destroy %s: %v", other, err)
+		}
+	})
+	shared := compose.NamespaceName(lab, "b-x")
+	if shared != compose.NamespaceName(other, "x") {
+		t.Fatalf("test premise: %s is not lab %s's node x", shared, other)
+	}
+	mine := []compose.Resource{res(compose.KindNetns, "b-x", ""), res(compose.KindNetns, "y", "")}
+	if _, err := converge(lab, mine, ApplyOptions{}); err != nil {
+		t.Fatalf("apply %s: %v", lab, err)
+	}
+	ip(t, "netns", "del", shared)
+
+	theirs := []compose.Resource{res(compose.KindNetns, "x", ""), res(compose.KindNetns, "z", ""),
+		veth("x-z", "x", "e0", "z", "e0", "1500")}
+	if _, err := converge(other, theirs, ApplyOptions{}); err != nil {
+		t.Fatalf("apply %s: %v", other, err)
+	}
+	before := kernelDump(t, other)
+
+	// Lab L sees only y; applying it again, then destroying it, leaves
+	// L-b's namespace alone.
+	actual, err := Observe(context.Background(), lab, mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range actual {
+		if r.Node == "b-x" {
+			t.Errorf("lab %s observes %s in %s's namespace %s", lab, r.ID(), other, shared)
+		}
+	}
+	if _, err := converge(lab, mine, ApplyOptions{}); err == nil {
+		t.Errorf("apply %s with node b-x: no error, want a *ForeignError for %s", lab, shared)
+	}
+	if err := destroy(lab); err != nil {
+		t.Fatalf("destroy %s: %v", lab, err)
+	}
+	if d := cmp.Diff(before, kernelDump(t, other)); d != "" {
+		t.Errorf("lab %s after %s was destroyed (-before +after):\n%s", other, lab, d)
+	}
+}

@@ -30,7 +30,7 @@ func Exec(ctx context.Context, lab, node string, argv []string, stdio Stdio) (ex
 		return -1, err
 	}
 	name := namespaceName(lab, node)
-	if !rec.has(node) || !namespaceExists(lab, node) {
+	if !rec.owns(node) {
 		return -1, fmt.Errorf("exec: lab %s has no node %s", lab, node)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)

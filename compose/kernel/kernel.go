@@ -99,11 +99,12 @@ func Observe(ctx context.Context, lab string, desired []compose.Resource) ([]com
 // cheap kernel work; two workers per core hide the round-trip latency.
 const observeWorkers = 4
 
-// ownedNodes lists the recorded nodes whose namespace exists, sorted.
+// ownedNodes lists the recorded nodes whose namespace exists and is the
+// one the lab made, sorted.
 func (s *session) ownedNodes() []string {
 	var nodes []string
 	for _, n := range s.rec.Nodes {
-		if namespaceExists(s.lab, n) {
+		if s.rec.owns(n) {
 			nodes = append(nodes, n)
 		}
 	}

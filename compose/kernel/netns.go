@@ -21,13 +21,14 @@ func (netnsDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) 
 func (netnsDriver) create(s *session, r compose.Resource) error {
 	name := s.nsName(r.Node)
 	if namespaceExists(s.lab, r.Node) {
-		if s.rec.has(r.Node) {
+		if s.rec.owns(r.Node) {
 			return nil
 		}
 		if !s.adopt {
 			return &ForeignError{Lab: s.lab, Node: r.Node, Namespace: name}
 		}
 		s.rec.addNode(r.Node)
+		s.rec.pin(r.Node)
 		return nil
 	}
 	// Record first: a namespace that exists is then never mistaken for a
@@ -37,6 +38,7 @@ func (netnsDriver) create(s *session, r compose.Resource) error {
 		s.rec.removeNode(r.Node)
 		return err
 	}
+	s.rec.pin(r.Node)
 	h, err := s.handle(r.Node)
 	if err != nil {
 		return err

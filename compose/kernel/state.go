@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/compose/nsrun"
+	"golang.org/x/sys/unix"
 )
 
 // StateDir holds one directory per lab: its state record and its lock.
@@ -22,9 +24,16 @@ var StateDir = "/run/netcompose"
 // record is what a lab owns beyond what the kernel marks itself: the
 // namespaces netcompose created (or adopted) and the original values of
 // the sysctls it changed, per node.
+//
+// A namespace name is not enough to own it: lab "l" node "b-x" and lab
+// "l-b" node "x" are both "l-b-x", and once one lab's namespace is deleted
+// by hand the other may create its own under that name. So the record
+// keeps each namespace's inode (nsfs), and a recorded node owns the
+// namespace of its name only while the inode is the recorded one.
 type record struct {
 	Lab     string                       `json:"lab"`
 	Nodes   []string                     `json:"nodes"`
+	Inodes  map[string]uint64            `json:"inodes,omitempty"`  // node -> namespace inode
 	Sysctls map[string]map[string]string `json:"sysctls,omitempty"` // node -> key -> original value
 }
 
@@ -77,7 +86,7 @@ func (r *record) remove() error {
 }
 
 func (r *record) clone() *record {
-	c := &record{Lab: r.Lab, Nodes: slices.Clone(r.Nodes), Sysctls: map[string]map[string]string{}}
+	c := &record{Lab: r.Lab, Nodes: slices.Clone(r.Nodes), Inodes: maps.Clone(r.Inodes), Sysctls: map[string]map[string]string{}}
 	for n, m := range r.Sysctls {
 		c.Sysctls[n] = map[string]string{}
 		for k, v := range m {
@@ -97,17 +106,43 @@ func (r *record) addNode(node string) {
 
 func (r *record) removeNode(node string) {
 	r.Nodes = slices.DeleteFunc(r.Nodes, func(n string) bool { return n == node })
+	delete(r.Inodes, node)
 	delete(r.Sysctls, node)
 }
 
+// pin records the inode of the node's namespace as it is now.
+func (r *record) pin(node string) {
+	if ino, ok := namespaceInode(r.Lab, node); ok {
+		if r.Inodes == nil {
+			r.Inodes = map[string]uint64{}
+		}
+		r.Inodes[node] = ino
+	}
+}
+
+// owns reports whether the node's namespace exists and is the one the
+// record names: the recorded inode, or any when none is recorded yet (a
+// record written just before the namespace was created).
+func (r *record) owns(node string) bool {
+	if !r.has(node) {
+		return false
+	}
+	ino, ok := namespaceInode(r.Lab, node)
+	if !ok {
+		return false
+	}
+	want, pinned := r.Inodes[node]
+	return !pinned || want == ino
+}
+
 // prune forgets the nodes whose namespace is gone (deleted by hand, or by
-// a reboot): nothing of the lab is left there, and a later create records
-// the node afresh.
+// a reboot) or is not the one the lab made: nothing of the lab is left
+// there, and a later create records the node afresh.
 // It reports whether it forgot any.
 func (r *record) prune() bool {
 	n := len(r.Nodes)
 	for _, node := range slices.Clone(r.Nodes) {
-		if !namespaceExists(r.Lab, node) {
+		if !r.owns(node) {
 			r.removeNode(node)
 		}
 	}
@@ -152,6 +187,16 @@ func namespaceExists(key, node string) bool {
 	return err == nil
 }
 
+// namespaceInode is the inode of the node's namespace (its nsfs inode,
+// seen through the bind mount under /run/netns).
+func namespaceInode(key, node string) (uint64, bool) {
+	var st unix.Stat_t
+	if err := unix.Stat(nsrun.Path(namespaceName(key, node)), &st); err != nil {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
 // LabInfo describes a lab that has a state record on this machine.
 type LabInfo struct {
 	Name  string   `json:"name"`
@@ -183,7 +228,7 @@ func Labs() ([]LabInfo, error) {
 		}
 		li := LabInfo{Name: e.Name(), Nodes: slices.Sorted(slices.Values(rec.Nodes))}
 		for _, n := range li.Nodes {
-			if !namespaceExists(li.Name, n) {
+			if !rec.owns(n) {
 				li.Missing = append(li.Missing, n)
 			}
 		}
