@@ -22,13 +22,18 @@ func (addrDriver) observe(s *session, snaps []*snapshot, desired []compose.Resou
 	var out []compose.Resource
 	for _, sn := range snaps {
 		for _, a := range sn.addrs {
-			if _, ok := sn.owned[a.LinkIndex]; !ok || a.IPNet == nil {
+			if a.IPNet == nil {
 				continue
 			}
-			r := compose.Resource{Kind: compose.KindAddr, Node: sn.node, Name: sn.ifname(a.LinkIndex) + "/" + a.IPNet.String()}
+			ifname := sn.ifname(a.LinkIndex)
+			if _, ok := sn.owned[a.LinkIndex]; !ok && ifname != "lo" {
+				continue
+			}
+			r := compose.Resource{Kind: compose.KindAddr, Node: sn.node, Name: ifname + "/" + a.IPNet.String()}
 			// The kernel adds an IPv6 link-local address to every link
-			// that goes up: it is not the lab's unless the file names it.
-			if a.IP.IsLinkLocalUnicast() && !want[r.ID()] {
+			// that goes up, and 127.0.0.1/8 and ::1 (scope host) to lo:
+			// they are not the lab's unless the file names them.
+			if (a.IP.IsLinkLocalUnicast() || a.Scope == int(netlink.SCOPE_HOST)) && !want[r.ID()] {
 				continue
 			}
 			out = append(out, r)

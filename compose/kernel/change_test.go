@@ -39,6 +39,11 @@ func applyFile(t *testing.T, lab, ini string) compose.Plan {
 		t.Fatalf("observe: %v", err)
 	}
 	if again := compose.Diff(lab, desired, actual); !again.Empty() {
+		for _, c := range again.Changes {
+			if c.Before != nil && c.After != nil {
+				t.Logf("%s: %v -> %v", c.ID, c.Before.Attrs, c.After.Attrs)
+			}
+		}
 		t.Fatalf("second apply not empty: %v", planIDs(again))
 	}
 	return p
@@ -410,4 +415,57 @@ func TestPrefixLabsShareNoNamespace(t *testing.T) {
 	if d := cmp.Diff(before, kernelDump(t, other)); d != "" {
 		t.Errorf("lab %s after %s was destroyed (-before +after):\n%s", other, lab, d)
 	}
+}
+
+// Every key written in a form other than the kernel's own still applies
+// once: a second apply of the file plans nothing.
+func TestNormalFormsApplyOnce(t *testing.T) {
+	requireRoot(t)
+	lab := newLab(t)
+	applyFile(t, lab, `
+[DEFAULT]
+mtu = 9000
+[netns:a]
+address.e0 = 10.0.0.1/24 2001:DB8:0:0:0:0:0:1/64 ::ffff:10.9.0.1/24
+address.lo = 192.0.2.1/32
+address.br0 = 10.1.0.1/24
+route = default via 2001:db8:0::2
+        10.20.0.0/16 via 10.0.0.2
+        198.51.100.7 dev e0
+        2001:DB8:5::/48 dev e0
+forwarding = yes
+sysctl.net.ipv4.ip_local_port_range = 20000    30000
+sysctl.net.ipv4.conf.e0.rp_filter = 2
+sysctl.net.ipv6.conf.e0.accept_ra = off
+[netns:b]
+address.e0 = 10.0.0.2/24 2001:db8::2/64
+address.vx0 = 10.2.0.2/24
+[veth:ab]
+endpoints = a:e0 b:e0
+[veth:ap]
+endpoints = a:p0 b:p0
+set mtu = 1400
+[bridge:br0]
+netns = a
+ports = p0
+stp = on
+[vxlan:vx0]
+netns = b
+underlay = b:e0
+vni = 4242
+remote = 10.0.0.1
+port = 8472
+learning = off
+ttl = 64
+tos = 16
+set mtu = 8950
+[arp:a]
+netns = a
+interfaces = e0
+ignore = 1
+announce = 2
+proxy = true
+neighbors = 10.0.0.9 02:AB:CD:EF:00:09 dev e0
+            2001:db8:0::9 lladdr 02-ab-cd-ef-00-0a dev e0
+`)
 }

@@ -43,12 +43,14 @@ func (s *session) snapshot(node string, sysctlKeys []string) (*snapshot, error) 
 			snap.owned[a.Index] = mark{k, name}
 		}
 	}
+	// Addresses are the lab's on its links and on lo (address.lo), which
+	// every namespace has: dump them always.
+	snap.addrs, err = dump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return nil, fmt.Errorf("netns %s: addresses: %w", s.nsName(node), err)
+	}
 	if len(snap.owned) > 0 {
-		// Addresses and neighbours are the lab's only on its links.
-		snap.addrs, err = dump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
-		if err != nil {
-			return nil, fmt.Errorf("netns %s: addresses: %w", s.nsName(node), err)
-		}
+		// Neighbours are the lab's only on its links.
 		snap.neighs, err = dump(func() ([]netlink.Neigh, error) { return h.NeighList(0, netlink.FAMILY_ALL) })
 		if err != nil {
 			return nil, fmt.Errorf("netns %s: neighbours: %w", s.nsName(node), err)
