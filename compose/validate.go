@@ -255,6 +255,19 @@ func (v *validator) checkVxlan(x *Vxlan) {
 	if x.Underlay != (End{}) && v.node(x.Meta, "underlay", x.Underlay.Node) {
 		v.iface(x.Meta, "underlay", x.Underlay.Node, x.Underlay.Ifname)
 	}
+	// The kernel caps a vxlan device's MTU at its underlay's minus the
+	// encapsulation, silently on create and with an error on change: a
+	// larger mtu (often inherited from [DEFAULT]) would never converge.
+	if u, ok := v.ifaces[x.Underlay]; ok && x.MTU > 0 && u.mtu > 0 {
+		overhead := 50
+		if x.Local.Is6() || x.Group.Is6() || len(x.Remotes) > 0 && x.Remotes[0].Is6() {
+			overhead = 70
+		}
+		if x.MTU > u.mtu-overhead {
+			v.errorf(x.Meta, "mtu", "mtu: %d is more than underlay %s:%s's mtu %d minus the %d bytes of encapsulation (at most %d)",
+				x.MTU, x.Underlay.Node, x.Underlay.Ifname, u.mtu, overhead, u.mtu-overhead)
+		}
+	}
 	if x.Local.IsValid() {
 		for _, r := range x.Remotes {
 			if r.Is4() != x.Local.Is4() {
