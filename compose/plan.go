@@ -265,19 +265,21 @@ func onRemoved(r Resource, nodes map[string]bool, ends map[End]bool) bool {
 			return true
 		}
 	}
-	if r.Kind == KindVeth {
+	// The kernel deletes a vxlan device with its underlay link, from
+	// whichever namespace the device sits in.
+	if u := r.Attrs["underlay.netns"]; r.Kind == KindVxlan && u != "" &&
+		(nodes[u] || ends[End{u, r.Attrs["underlay"]}]) {
+		return true
+	}
+	// A link is not removed by its own removal: a deleted bridge or vxlan
+	// device marks its own end, and must still be deleted, not cascaded.
+	if len(r.Ends()) > 0 {
 		return false
 	}
 	if ifn := r.Ifname(); ifn != "" && ends[End{r.Node, ifn}] {
 		return true
 	}
 	if r.Kind == KindMaster && ends[End{r.Node, r.Attrs["bridge"]}] {
-		return true
-	}
-	// The kernel deletes a vxlan device with its underlay link, from
-	// whichever namespace the device sits in.
-	if u := r.Attrs["underlay.netns"]; r.Kind == KindVxlan && u != "" &&
-		(nodes[u] || ends[End{u, r.Attrs["underlay"]}]) {
 		return true
 	}
 	return false

@@ -26,6 +26,7 @@ func TestDiff(t *testing.T) {
 		return Resource{Kind: KindVeth, Name: "ab", Attrs: m{"a.node": "a", "a.ifname": "eth0", "b.node": bnode, "b.ifname": "eth0", "mtu": mtu}}
 	}
 	addr := Resource{Kind: KindAddr, Node: "a", Name: "eth0/10.0.0.1/24"}
+	br := Resource{Kind: KindBridge, Node: "a", Name: "br0", Attrs: m{"mtu": "1500"}}
 	vx := Resource{Kind: KindVxlan, Node: "x", Name: "vx0", Attrs: m{"vni": "1", "underlay": "eth0", "underlay.netns": "a"}}
 	tests := []struct {
 		name            string
@@ -51,6 +52,10 @@ func TestDiff(t *testing.T) {
 			[]Resource{ns("b"), ns("x")},
 			[]Resource{ns("a"), ns("b"), ns("x"), veth("1500", "b"), vx},
 			[]string{"- netns/a/", "- veth//ab (cascade)", "- vxlan/x/vx0 (cascade)"}},
+		{"removed bridge is deleted, its address and ports go with it",
+			[]Resource{ns("a")},
+			[]Resource{ns("a"), br, {Kind: KindAddr, Node: "a", Name: "br0/10.0.0.1/24"}, {Kind: KindMaster, Node: "a", Name: "p0", Attrs: m{"bridge": "br0"}}},
+			[]string{"- bridge/a/br0", "- master/a/p0 (cascade)", "- addr/a/br0/10.0.0.1/24 (cascade)"}},
 		{"attribute left out of the file is not managed",
 			[]Resource{{Kind: KindBridge, Node: "a", Name: "br0", Attrs: m{"mtu": "1500"}}},
 			[]Resource{{Kind: KindBridge, Node: "a", Name: "br0", Attrs: m{"mtu": "1500", "stp": "on"}}},

@@ -42,6 +42,8 @@ func applyFile(t *testing.T, lab, ini string) compose.Plan {
 		for _, c := range again.Changes {
 			if c.Before != nil && c.After != nil {
 				t.Logf("%s: %v -> %v", c.ID, c.Before.Attrs, c.After.Attrs)
+			} else {
+				t.Logf("%s %s cascade=%v", c.Action, c.ID, c.Cascade)
 			}
 		}
 		t.Fatalf("second apply not empty: %v", planIDs(again))
@@ -345,7 +347,10 @@ address = 10.6.0.1/24
 			if d := cmp.Diff(fdbBefore, fdbDump(t, lab)); d != "" {
 				t.Errorf("vxlan fdb after rollback (-before +after):\n%s", d)
 			}
-			// And the lab converges from there.
+			// And the lab converges from there, to the change without its
+			// failing route and back.
+			applyFile(t, lab, tt.before)
+			applyFile(t, lab, strings.Replace(tt.after, failing, "\n", 1))
 			applyFile(t, lab, tt.before)
 		})
 	}
@@ -468,4 +473,45 @@ proxy = true
 neighbors = 10.0.0.9 02:AB:CD:EF:00:09 dev e0
             2001:db8:0::9 lladdr 02-ab-cd-ef-00-0a dev e0
 `)
+}
+
+// Sysctls dropped from the file get their original value back; a per-
+// interface key goes with its interface, and the record forgets both.
+func TestSysctlRemoved(t *testing.T) {
+	requireRoot(t)
+	lab := newLab(t)
+	nsA := compose.NamespaceName(lab, "a")
+	applyFile(t, lab, `
+[netns:a]
+forwarding = on
+sysctl.net.ipv4.conf.e0.arp_ignore = 2
+sysctl.net.ipv4.conf.all.rp_filter = 2
+[netns:b]
+[veth:ab]
+endpoints = a:e0 b:e0
+`)
+	for k, want := range map[string]string{"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1",
+		"net.ipv4.conf.e0.arp_ignore": "2", "net.ipv4.conf.all.rp_filter": "2"} {
+		if got := sysctl(t, nsA, k); got != want {
+			t.Errorf("%s = %s, want %s", k, got, want)
+		}
+	}
+	applyFile(t, lab, "[netns:a]\nforwarding = off\n[netns:b]\n")
+	if got := sysctl(t, nsA, "net.ipv4.ip_forward"); got != "0" {
+		t.Errorf("forwarding off: ip_forward = %s", got)
+	}
+	applyFile(t, lab, "[netns:a]\n[netns:b]\n")
+	for k, want := range map[string]string{"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0",
+		"net.ipv4.conf.all.rp_filter": "0"} {
+		if got := sysctl(t, nsA, k); got != want {
+			t.Errorf("after removal %s = %s, want the original %s", k, got, want)
+		}
+	}
+	rec, err := loadRecord(lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Sysctls) != 0 {
+		t.Errorf("record still holds sysctls: %v", rec.Sysctls)
+	}
 }
