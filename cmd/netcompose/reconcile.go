@@ -234,11 +234,37 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 	// An empty plan still goes to Apply: it forgets recorded namespaces
 	// that were deleted by hand, so destroy leaves no state behind.
 	start := time.Now()
-	if _, err := kernel.Apply(ctx, p, withProgress(cmd, opt)); err != nil {
-		return err
+	var add, change, destroy int
+	for pass := 1; ; pass++ {
+		if _, err := kernel.Apply(ctx, p, withProgress(cmd, opt)); err != nil {
+			return err
+		}
+		a, c, d := p.Counts()
+		add, change, destroy = add+a, change+c, destroy+d
+		if p.Empty() || destroying {
+			break
+		}
+		// Level-based: look again. The kernel takes things along as side
+		// effects netcompose does not model one by one (removing the last
+		// address of a subnet flushes the routes and neighbours through
+		// it; deleting a primary address can delete its secondaries).
+		if p, err = plan(ctx, t); err != nil {
+			return err
+		}
+		if p.Empty() {
+			break
+		}
+		if pass == maxPasses {
+			return fmt.Errorf("lab %s did not converge after %d passes; still planned:\n%s", t.name, pass, planText(p))
+		}
+		if pf.output != "json" {
+			fmt.Fprintf(out, "The kernel removed more than the plan said (side effects of these changes); applying again:\n")
+			if err := writePlan(out, p, pf.output, color); err != nil {
+				return err
+			}
+		}
 	}
-	if pf.output != "json" && !p.Empty() {
-		add, change, destroy := p.Counts()
+	if pf.output != "json" && add+change+destroy > 0 {
 		if destroying {
 			fmt.Fprintf(out, "Destroy complete! Resources: %d destroyed in %s.\n",
 				destroy, time.Since(start).Round(time.Millisecond))
@@ -248,6 +274,16 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 		}
 	}
 	return nil
+}
+
+// maxPasses bounds apply's look-again loop: one pass for the plan, the
+// rest for what the kernel removed as a side effect of it.
+const maxPasses = 3
+
+func planText(p compose.Plan) string {
+	var b strings.Builder
+	compose.WritePlan(&b, p, false)
+	return b.String()
 }
 
 func withProgress(cmd *cobra.Command, opt kernel.ApplyOptions) kernel.ApplyOptions {
