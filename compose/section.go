@@ -191,13 +191,24 @@ func (r *reader) done() error {
 			continue
 		}
 		msg := fmt.Sprintf("unknown key %q", v.Key)
-		cands := append(slices.Clone(r.known), r.prefix...)
-		if s := suggest(v.Key, cands); s != "" {
+		if s := r.suggest(v.Key); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		r.errs = append(r.errs, &loader.Error{Pos: v.Pos, Section: r.meta.Section, Err: errors.New(msg)})
 	}
 	return errors.Join(r.errs...)
+}
+
+// suggest finds the key the user probably meant: a known key, or for a
+// dotted key ("adress.eth0") the same key in the closest family
+// ("address.eth0").
+func (r *reader) suggest(key string) string {
+	if head, rest, ok := strings.Cut(key, "."); ok && len(r.prefix) > 0 {
+		if p := suggest(head+".", r.prefix); p != "" {
+			return p + rest
+		}
+	}
+	return suggest(key, append(slices.Clone(r.known), r.prefix...))
 }
 
 func parseBool(v string) (bool, error) {
