@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"syscall"
 
 	"github.com/netcompose/netcompose/compose/nsrun"
 )
@@ -41,6 +42,10 @@ func Exec(ctx context.Context, lab, node string, argv []string, stdio Stdio) (ex
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
+		// Killed by a signal: 128 + its number, as a shell reports it.
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
 		return ee.ExitCode(), nil
 	}
 	if err != nil {
