@@ -119,7 +119,7 @@ type ForeignError struct {
 }
 
 func (e *ForeignError) Error() string {
-	return fmt.Sprintf("netns %s: exists but lab %s did not create it (not in its state record); remove it or adopt it", e.Namespace, e.Lab)
+	return fmt.Sprintf("netns %s: exists but lab %s did not create it (its state record has no such namespace); remove it, or take it over with apply --adopt", e.Namespace, e.Lab)
 }
 
 // ApplyError is a failed step. The steps before it in the same run have
