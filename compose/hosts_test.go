@@ -49,7 +49,7 @@ func TestForHostOverlay(t *testing.T) {
 	tunnel := func(node, local, remote string) Resource {
 		return Resource{Kind: KindVxlan, Node: node, Name: "eth0", Attrs: map[string]string{
 			"vni": vni, "port": "4789", "learning": "on", "ttl": "0", "tos": "0", "mtu": "1450",
-			"local": local, "remote": remote, "group": "", "underlay": "", "underlay.netns": "",
+			"local": local, "remote": remote, "group": "", "underlay": "", "underlay.netns": "", "up": "true",
 		}}
 	}
 	for _, c := range []struct {

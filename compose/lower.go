@@ -112,15 +112,17 @@ func (l *Lab) Resources() []Resource {
 			add(KindAddr, node, a.Ifname+"/"+a.Prefix.String(), nil)
 		}
 	}
+	// Every link the lab makes is up: the file has no way to ask for a
+	// down one, so a link set down by hand is drift (a.up, b.up, up).
 	for _, v := range l.Veths {
 		add(KindVeth, "", v.Name, map[string]string{
-			"a.node": v.A.Node, "a.ifname": v.A.Ifname,
-			"b.node": v.B.Node, "b.ifname": v.B.Ifname,
+			"a.node": v.A.Node, "a.ifname": v.A.Ifname, "a.up": "true",
+			"b.node": v.B.Node, "b.ifname": v.B.Ifname, "b.up": "true",
 			"mtu": strconv.Itoa(v.MTU),
 		})
 	}
 	for _, b := range l.Bridges {
-		add(KindBridge, b.Netns, b.Ifname, map[string]string{"mtu": strconv.Itoa(b.MTU), "stp": onOff(b.STP)})
+		add(KindBridge, b.Netns, b.Ifname, map[string]string{"mtu": strconv.Itoa(b.MTU), "stp": onOff(b.STP), "up": "true"})
 		for _, p := range b.Ports {
 			add(KindMaster, b.Netns, p, map[string]string{"bridge": b.Ifname})
 		}
@@ -186,10 +188,10 @@ func gatewayDev(as []Address, gw netip.Addr) string {
 	return ""
 }
 
-// attrs is the vxlan resource's attributes: local is taken from the
-// underlay interface's address when not given, and the MTU defaults to the
-// underlay's minus the encapsulation (50 bytes over IPv4, 70 over IPv6),
-// or 1450 when the underlay's MTU is unknown.
+// attrs is the vxlan resource's attributes (up is always "true"): local
+// is taken from the underlay interface's address when not given, and the
+// MTU defaults to the underlay's minus the encapsulation (50 bytes over
+// IPv4, 70 over IPv6), or 1450 when the underlay's MTU is unknown.
 func (x *Vxlan) attrs(addrs map[string][]Address, ifaces map[End]iface) map[string]string {
 	m := map[string]string{
 		"vni":      strconv.Itoa(x.VNI),
@@ -197,6 +199,7 @@ func (x *Vxlan) attrs(addrs map[string][]Address, ifaces map[End]iface) map[stri
 		"learning": onOff(x.Learning),
 		"ttl":      strconv.Itoa(x.TTL),
 		"tos":      strconv.Itoa(x.TOS),
+		"up":       "true",
 	}
 	local := x.Local
 	if !local.IsValid() && x.Underlay != (End{}) {

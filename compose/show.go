@@ -80,7 +80,8 @@ func Label(r Resource) string {
 }
 
 // attrText lists attributes as "  k=v k=v", sorted by key; a veth shows
-// its ends first as "a:eth0 <-> b:eth0".
+// its ends first as "a:eth0 <-> b:eth0". A link's administrative state is
+// left out while it is up, as every link is created.
 func attrText(r *Resource) string {
 	if len(r.Attrs) == 0 {
 		return ""
@@ -93,22 +94,75 @@ func attrText(r *Resource) string {
 		skip = map[string]bool{"a.node": true, "a.ifname": true, "b.node": true, "b.ifname": true}
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Attrs)) {
-		if !skip[k] {
-			s = append(s, k+"="+r.Attrs[k])
+		if _, up := upEnd(*r, k); skip[k] || up && r.Attrs[k] == "true" {
+			continue
 		}
+		s = append(s, k+"="+r.Attrs[k])
+	}
+	if len(s) == 0 {
+		return ""
 	}
 	return "  " + strings.Join(s, " ")
 }
 
-// changeText lists the attributes that differ as "  k: old → new".
+// upEnd reports whether attribute k of r is the administrative state of
+// one of its links (a.up and b.up of a veth, up of a bridge or vxlan
+// device), and which.
+func upEnd(r Resource, k string) (End, bool) {
+	switch {
+	case r.Kind == KindVeth && k == "a.up":
+		return r.Ends()[0], true
+	case r.Kind == KindVeth && k == "b.up":
+		return r.Ends()[1], true
+	case (r.Kind == KindBridge || r.Kind == KindVxlan) && k == "up":
+		return r.Ends()[0], true
+	}
+	return End{}, false
+}
+
+// upText names an administrative state attribute's value: "up", "down".
+func upText(v string) string {
+	switch v {
+	case "true":
+		return "up"
+	case "false":
+		return "down"
+	}
+	return v
+}
+
+// changeText lists the attributes that differ as "  k: old → new"; a
+// link's administrative state reads "up: down → up", and a veth's names
+// its end as the kernel has it: "up: a:eth0 down → up".
 func changeText(before, after *Resource) string {
 	if before == nil || after == nil {
 		return ""
 	}
+	// Sorted by the name shown: a veth's a.up and b.up read as "up".
+	shown := func(k string) string {
+		if _, up := upEnd(*after, k); up {
+			return "up"
+		}
+		return k
+	}
+	keys := slices.Sorted(maps.Keys(after.Attrs))
+	slices.SortStableFunc(keys, func(x, y string) int { return strings.Compare(shown(x), shown(y)) })
 	var s []string
-	for _, k := range slices.Sorted(maps.Keys(after.Attrs)) {
+	for _, k := range keys {
+		// An absent attribute reads as empty, as Diff compares them.
 		old, ok := before.Attrs[k]
-		if ok && old == after.Attrs[k] {
+		if old == after.Attrs[k] {
+			continue
+		}
+		if _, up := upEnd(*after, k); up {
+			if !ok {
+				continue // no such link yet: it is created up
+			}
+			end := ""
+			if e, _ := upEnd(*before, k); before.Kind == KindVeth {
+				end = e.Node + ":" + e.Ifname + " "
+			}
+			s = append(s, fmt.Sprintf("up: %s%s → %s", end, upText(old), upText(after.Attrs[k])))
 			continue
 		}
 		if !ok {

@@ -70,6 +70,30 @@ func cascadePlan() Plan {
 	}}
 }
 
+// linkStatePlan is the drift of links set down by hand: one end of a
+// veth, a bridge and a vxlan device, and a veth with both ends down whose
+// MTU changed too.
+func linkStatePlan() Plan {
+	type m = map[string]string
+	veth := func(aUp, bUp, mtu string) m {
+		return m{"a.node": "server", "a.ifname": "eth0", "a.up": aUp, "b.node": "fw", "b.ifname": "eth1", "b.up": bUp, "mtu": mtu}
+	}
+	actual := []Resource{
+		{Kind: KindVeth, Name: "server-fw", Attrs: veth("false", "true", "1500")},
+		{Kind: KindVeth, Name: "both", Attrs: m{"a.node": "fw", "a.ifname": "eth2", "a.up": "false", "b.node": "sw", "b.ifname": "p1", "b.up": "false", "mtu": "1500"}},
+		{Kind: KindBridge, Node: "sw", Name: "br0", Attrs: m{"mtu": "1500", "stp": "off", "up": "false"}},
+		{Kind: KindVxlan, Node: "sw", Name: "vx0", Attrs: m{"vni": "7", "mtu": "1450", "up": "false"}},
+	}
+	desired := []Resource{
+		{Kind: KindVeth, Name: "server-fw", Attrs: veth("true", "true", "1500")},
+		{Kind: KindVeth, Name: "both", Attrs: m{"a.node": "fw", "a.ifname": "eth2", "a.up": "true", "b.node": "sw", "b.ifname": "p1", "b.up": "true", "mtu": "9000"}},
+		{Kind: KindBridge, Node: "sw", Name: "br0", Attrs: m{"mtu": "1500", "stp": "off", "up": "true"}},
+		{Kind: KindVxlan, Node: "sw", Name: "vx0", Attrs: m{"vni": "8", "mtu": "1450", "up": "true"}},
+		{Kind: KindBridge, Node: "sw", Name: "br1", Attrs: m{"mtu": "1500", "stp": "off", "up": "true"}},
+	}
+	return Diff("demo", desired, actual)
+}
+
 func TestWritePlan(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -81,6 +105,7 @@ func TestWritePlan(t *testing.T) {
 		{"plan-empty.txt", Plan{Lab: "demo"}, false},
 		{"plan-cascade.txt", cascadePlan(), false},
 		{"plan-cascade-color.txt", cascadePlan(), true},
+		{"plan-linkstate.txt", linkStatePlan(), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,7 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bridgeDriver manages bridge devices (attrs mtu, stp "on"/"off").
+// bridgeDriver manages bridge devices (attrs mtu, stp "on"/"off", up
+// "true"/"false": the administrative state).
 type bridgeDriver struct{}
 
 func (bridgeDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) ([]compose.Resource, error) {
@@ -29,7 +30,7 @@ func (bridgeDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource)
 				return nil, fmt.Errorf("bridge %s in %s: %w", a.Name, sn.node, err)
 			}
 			out = append(out, compose.Resource{Kind: compose.KindBridge, Node: sn.node, Name: a.Name,
-				Attrs: map[string]string{"mtu": strconv.Itoa(a.MTU), "stp": onOff(stp)}})
+				Attrs: map[string]string{"mtu": strconv.Itoa(a.MTU), "stp": onOff(stp), "up": strconv.FormatBool(isUp(a))}})
 		}
 	}
 	return out, nil
@@ -92,6 +93,9 @@ func (bridgeDriver) update(s *session, before, after compose.Resource) error {
 		if err := setBridgeSTP(s, after.Node, l.Attrs().Index, v == "on"); err != nil {
 			return fmt.Errorf("bridge %s: stp: %w", after.Name, err)
 		}
+	}
+	if err := updateUp(s, compose.End{Node: after.Node, Ifname: after.Name}, before, after, "up"); err != nil {
+		return fmt.Errorf("bridge %s: %w", after.Name, err)
 	}
 	return nil
 }

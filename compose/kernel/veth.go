@@ -10,14 +10,17 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// vethDriver manages veth pairs. Both ends carry the alias
-// netcompose:<lab>:veth:<name>, which is how the observer pairs them.
+// vethDriver manages veth pairs (attrs a.node a.ifname b.node b.ifname
+// mtu, and a.up b.up: each end's administrative state, "true" or
+// "false"). Both ends carry the alias netcompose:<lab>:veth:<name>, which
+// is how the observer pairs them.
 type vethDriver struct{}
 
 func (vethDriver) observe(s *session, snaps []*snapshot, desired []compose.Resource) ([]compose.Resource, error) {
 	type end struct {
 		node, ifname string
 		mtu          int
+		up           bool
 	}
 	ends := map[string][]end{}
 	for _, sn := range snaps {
@@ -26,7 +29,7 @@ func (vethDriver) observe(s *session, snaps []*snapshot, desired []compose.Resou
 				continue
 			}
 			a := sn.byIndex[idx].Attrs()
-			ends[m.name] = append(ends[m.name], end{sn.node, a.Name, a.MTU})
+			ends[m.name] = append(ends[m.name], end{sn.node, a.Name, a.MTU, isUp(a)})
 		}
 	}
 	want := map[string]compose.Resource{}
@@ -50,9 +53,11 @@ func (vethDriver) observe(s *session, snaps []*snapshot, desired []compose.Resou
 		}
 		r := compose.Resource{Kind: compose.KindVeth, Name: name, Attrs: map[string]string{
 			"a.node": es[0].node, "a.ifname": es[0].ifname, "mtu": strconv.Itoa(es[0].mtu),
+			"a.up": strconv.FormatBool(es[0].up),
 		}}
 		if len(es) > 1 {
 			r.Attrs["b.node"], r.Attrs["b.ifname"] = es[1].node, es[1].ifname
+			r.Attrs["b.up"] = strconv.FormatBool(es[1].up)
 			if es[1].mtu != es[0].mtu {
 				// Never equal to a desired value: an update sets both.
 				r.Attrs["mtu"] = fmt.Sprintf("%d,%d", es[0].mtu, es[1].mtu)
@@ -114,13 +119,20 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 	return nil
 }
 
+// update sets the MTU of both ends and brings an end up (or, undoing
+// that, down again) when its a.up or b.up changes.
 func (vethDriver) update(s *session, before, after compose.Resource) error {
 	mtu, err := mtuAttr(after)
-	if err != nil || mtu == 0 {
+	if err != nil {
 		return err
 	}
-	for _, e := range after.Ends() {
-		if err := setMTU(s, e, mtu); err != nil {
+	for i, e := range after.Ends() {
+		if mtu != 0 && after.Attrs["mtu"] != before.Attrs["mtu"] {
+			if err := setMTU(s, e, mtu); err != nil {
+				return fmt.Errorf("veth %s: %w", after.Name, err)
+			}
+		}
+		if err := updateUp(s, e, before, after, [...]string{"a.up", "b.up"}[i]); err != nil {
 			return fmt.Errorf("veth %s: %w", after.Name, err)
 		}
 	}
@@ -160,6 +172,53 @@ func markUp(h *netlink.Handle, l netlink.Link, alias string) error {
 		LinkAttrs: netlink.LinkAttrs{Index: a.Index, Name: a.Name, Alias: alias, Flags: net.FlagUp, TxQLen: -1},
 		LinkType:  l.Type(),
 	})
+}
+
+// isUp reports whether a link is administratively up (IFF_UP), whatever
+// its carrier.
+func isUp(a *netlink.LinkAttrs) bool { return a.Flags&net.FlagUp != 0 }
+
+// updateUp brings e up or down when attribute key ("up", "a.up", "b.up")
+// differs between before and after; "true" is up, "false" down, and an
+// absent key is not managed.
+func updateUp(s *session, e compose.End, before, after compose.Resource, key string) error {
+	v, ok := after.Attrs[key]
+	if !ok || v == before.Attrs[key] {
+		return nil
+	}
+	up, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%s: bad %s %q", e.Ifname, key, v)
+	}
+	return setUp(s, e, up)
+}
+
+// setUp sets the administrative state of e.
+func setUp(s *session, e compose.End, up bool) error {
+	l, err := s.link(e.Node, e.Ifname)
+	if err != nil {
+		return err
+	}
+	h, err := s.handle(e.Node)
+	if err != nil {
+		return err
+	}
+	if up {
+		err = h.LinkSetUp(l)
+	} else {
+		err = h.LinkSetDown(l)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", e.Ifname, upDown(up), err)
+	}
+	return nil
+}
+
+func upDown(up bool) string {
+	if up {
+		return "up"
+	}
+	return "down"
 }
 
 func delLink(s *session, e compose.End) error {

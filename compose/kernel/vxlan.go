@@ -14,7 +14,8 @@ import (
 )
 
 // vxlanDriver manages vxlan devices (attrs vni port learning ttl tos mtu,
-// local, remote or group, underlay + underlay.netns).
+// local, remote or group, underlay + underlay.netns, and up "true"/"false":
+// the administrative state).
 //
 // The kernel opens a vxlan device's UDP socket in the namespace that
 // created it, whichever namespace the device ends up in. So the device is
@@ -72,6 +73,7 @@ func vxlanAttrs(vx *netlink.Vxlan) map[string]string {
 		"ttl":      strconv.Itoa(vx.TTL),
 		"tos":      strconv.Itoa(vx.TOS),
 		"mtu":      strconv.Itoa(vx.MTU),
+		"up":       strconv.FormatBool(isUp(&vx.LinkAttrs)),
 	}
 	if vx.SrcAddr != nil && !vx.SrcAddr.IsUnspecified() {
 		m["local"] = vx.SrcAddr.String()
@@ -205,8 +207,9 @@ func (vxlanDriver) create(s *session, r compose.Resource) error {
 	return nil
 }
 
-// update changes what the kernel changes in place: the MTU and the
-// default remote. Everything else forces a replace (compose.ForcesReplace).
+// update changes what the kernel changes in place: the MTU, the default
+// remote and the administrative state. Everything else forces a replace
+// (compose.ForcesReplace).
 func (vxlanDriver) update(s *session, before, after compose.Resource) error {
 	if mtu, err := mtuAttr(after); err != nil {
 		return err
@@ -219,6 +222,9 @@ func (vxlanDriver) update(s *session, before, after compose.Resource) error {
 		if err := setVxlanRemote(s, after, v); err != nil {
 			return fmt.Errorf("vxlan %s: remote %q: %w", after.Name, v, err)
 		}
+	}
+	if err := updateUp(s, compose.End{Node: after.Node, Ifname: after.Name}, before, after, "up"); err != nil {
+		return fmt.Errorf("vxlan %s: %w", after.Name, err)
 	}
 	return nil
 }
