@@ -46,9 +46,9 @@ func (k Kind) Rank() int {
 // Naming per kind (Node is the lab node, not the kernel namespace name):
 //
 //	netns   Node=node  Name=""
-//	veth    Node=""    Name=veth section name; Attrs a.node a.ifname b.node b.ifname mtu
-//	bridge  Node=node  Name=ifname;            Attrs mtu stp
-//	vxlan   Node=node  Name=ifname;            Attrs vni local port group underlay learning ttl tos mtu (+ underlay.netns)
+//	veth    Node=""    Name=veth section name; Attrs a.node a.ifname b.node b.ifname mtu a.up b.up
+//	bridge  Node=node  Name=ifname;            Attrs mtu stp up
+//	vxlan   Node=node  Name=ifname;            Attrs vni local remote port group underlay underlay.netns learning ttl tos mtu up
 //	master  Node=node  Name=ifname;            Attrs bridge
 //	addr    Node=node  Name=ifname/CIDR
 //	sysctl  Node=node  Name=dotted key;        Attrs value
