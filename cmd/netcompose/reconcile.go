@@ -241,7 +241,7 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 		}
 		a, c, d := p.Counts()
 		add, change, destroy = add+a, change+c, destroy+d
-		if p.Empty() || destroying {
+		if destroying || onlyCreates(p) {
 			break
 		}
 		// Level-based: look again. The kernel takes things along as side
@@ -274,6 +274,18 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 		}
 	}
 	return nil
+}
+
+// onlyCreates reports whether p only adds: the kernel's side effects
+// that apply looks again for come from removing and changing things, so a
+// plan of creates (a fresh lab) is not worth a second look.
+func onlyCreates(p compose.Plan) bool {
+	for _, c := range p.Changes {
+		if c.Action != compose.Create {
+			return false
+		}
+	}
+	return true
 }
 
 // maxPasses bounds apply's look-again loop: one pass for the plan, the
