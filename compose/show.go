@@ -73,8 +73,17 @@ func Label(r Resource) string {
 	if r.Node != "" {
 		parts = append(parts, r.Node)
 	}
-	if r.Name != "" {
-		parts = append(parts, r.Name)
+	switch name := r.Name; {
+	case r.Kind == KindRoute && name == "0.0.0.0/0":
+		parts = append(parts, "default")
+	case r.Kind == KindRoute && name == "::/0":
+		parts = append(parts, "default (IPv6)")
+	case r.Kind == KindAddr || r.Kind == KindNeigh || r.Kind == KindFDB:
+		// "eth0/10.0.0.1/24" reads as one path: show the interface apart.
+		ifname, rest, _ := strings.Cut(name, "/")
+		parts = append(parts, ifname, rest)
+	case name != "":
+		parts = append(parts, name)
 	}
 	return strings.Join(parts, " ")
 }
@@ -86,6 +95,9 @@ func attrText(r *Resource) string {
 	if len(r.Attrs) == 0 {
 		return ""
 	}
+	if r.Kind == KindSysctl {
+		return " = " + r.Attrs["value"]
+	}
 	var s []string
 	skip := map[string]bool{}
 	if r.Kind == KindVeth {
@@ -94,7 +106,10 @@ func attrText(r *Resource) string {
 		skip = map[string]bool{"a.node": true, "a.ifname": true, "b.node": true, "b.ifname": true}
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Attrs)) {
-		if _, up := upEnd(*r, k); skip[k] || up && r.Attrs[k] == "true" {
+		// Unset attributes (an on-link route's via, a vxlan without a
+		// group) and the default ttl/tos of 0 say nothing on a create.
+		if _, up := upEnd(*r, k); skip[k] || up && r.Attrs[k] == "true" || r.Attrs[k] == "" ||
+			r.Kind == KindVxlan && (k == "ttl" || k == "tos") && r.Attrs[k] == "0" {
 			continue
 		}
 		s = append(s, k+"="+r.Attrs[k])
