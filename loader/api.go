@@ -60,7 +60,7 @@ func parse(name string, data []byte, read func(string) ([]byte, error)) (*File, 
 	file := &File{Path: abs}
 	sc := l.scope(top, nil)
 	defs := sc.defs
-	for _, o := range top.defaults.opts {
+	for _, o := range top.defaults.opts.vals {
 		if v, ok := defs[o.key]; ok {
 			file.Globals = append(file.Globals, Value{Key: o.key, Value: v, Pos: Pos{File: name, Line: o.line}})
 		}

@@ -37,7 +37,7 @@ func parseINI(f *rawFile, data []byte) {
 	)
 	flush := func() {
 		if cur != nil && opt >= 0 {
-			cur.opts[opt].value = strings.TrimRightFunc(strings.Join(lines, "\n"), pySpace)
+			cur.opts.vals[opt].value = strings.TrimRightFunc(strings.Join(lines, "\n"), pySpace)
 		}
 		opt, lines = -1, nil
 	}
@@ -95,7 +95,7 @@ func parseINI(f *rawFile, data []byte) {
 		flush()
 		opt = -2
 		if f.addOpt(cur, key, "", lineno) {
-			opt = len(cur.opts) - 1
+			opt = len(cur.opts.vals) - 1
 		}
 		lines = []string{pyTrim(value[delim+1:])}
 	}

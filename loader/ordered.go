@@ -1,9 +1,16 @@
 package loader
 
-// ordered is a list of values keyed by name that keeps the first position
-// of a key when a later definition replaces it (Python dict update order).
-type ordered struct {
-	vals  []Value
+// keyed is what ordered holds: anything with a key.
+type keyed interface{ keyOf() string }
+
+func (v Value) keyOf() string  { return v.Key }
+func (o rawOpt) keyOf() string { return o.key }
+
+// ordered is a list keyed by name that keeps the first position of a key
+// when a later definition replaces it (Python dict update order). It
+// scans while small and indexes once it grows.
+type ordered[T keyed] struct {
+	vals  []T
 	index map[string]int
 }
 
@@ -11,10 +18,10 @@ type ordered struct {
 // most sections have a handful of keys.
 const smallOrdered = 8
 
-func (o *ordered) find(key string) (int, bool) {
+func (o *ordered[T]) find(key string) (int, bool) {
 	if o.index == nil {
 		for i := range o.vals {
-			if o.vals[i].Key == key {
+			if o.vals[i].keyOf() == key {
 				return i, true
 			}
 		}
@@ -24,44 +31,46 @@ func (o *ordered) find(key string) (int, bool) {
 	return i, ok
 }
 
-func (o *ordered) put(v Value) {
-	if i, ok := o.find(v.Key); ok {
+func (o *ordered[T]) put(v T) {
+	if i, ok := o.find(v.keyOf()); ok {
 		o.vals[i] = v
 		return
 	}
 	o.vals = append(o.vals, v)
 	switch {
 	case o.index != nil:
-		o.index[v.Key] = len(o.vals) - 1
+		o.index[v.keyOf()] = len(o.vals) - 1
 	case len(o.vals) > smallOrdered:
 		o.index = make(map[string]int, 2*len(o.vals))
 		for i := range o.vals {
-			o.index[o.vals[i].Key] = i
+			o.index[o.vals[i].keyOf()] = i
 		}
 	}
 }
 
-func (o *ordered) lookup(key string) (Value, bool) {
+func (o *ordered[T]) lookup(key string) (T, bool) {
 	if i, ok := o.find(key); ok {
 		return o.vals[i], true
 	}
-	return Value{}, false
+	var zero T
+	return zero, false
 }
 
-func (o *ordered) take(key string) (Value, bool) {
+func (o *ordered[T]) take(key string) (T, bool) {
 	i, ok := o.find(key)
 	if !ok {
-		return Value{}, false
+		var zero T
+		return zero, false
 	}
 	v := o.vals[i]
 	o.vals = append(o.vals[:i:i], o.vals[i+1:]...)
 	if o.index != nil {
 		delete(o.index, key)
 		for j := i; j < len(o.vals); j++ {
-			o.index[o.vals[j].Key] = j
+			o.index[o.vals[j].keyOf()] = j
 		}
 	}
 	return v, true
 }
 
-func (o *ordered) has(key string) bool { _, ok := o.find(key); return ok }
+func (o *ordered[T]) has(key string) bool { _, ok := o.find(key); return ok }

@@ -27,45 +27,11 @@ type rawOpt struct {
 
 // rawSection is a section as written in one file.
 type rawSection struct {
-	id    string // "type:name", or the header as written when invalid
-	typ   string
-	name  string
-	line  int
-	opts  []rawOpt
-	index map[string]int // key -> position in opts, once opts is large
-}
-
-func (s *rawSection) find(key string) (int, bool) {
-	if s.index == nil {
-		for i := range s.opts {
-			if s.opts[i].key == key {
-				return i, true
-			}
-		}
-		return 0, false
-	}
-	i, ok := s.index[key]
-	return i, ok
-}
-
-func (s *rawSection) lookup(key string) (rawOpt, bool) {
-	if i, ok := s.find(key); ok {
-		return s.opts[i], true
-	}
-	return rawOpt{}, false
-}
-
-func (s *rawSection) add(o rawOpt) {
-	s.opts = append(s.opts, o)
-	switch {
-	case s.index != nil:
-		s.index[o.key] = len(s.opts) - 1
-	case len(s.opts) > smallOrdered:
-		s.index = make(map[string]int, 2*len(s.opts))
-		for i := range s.opts {
-			s.index[s.opts[i].key] = i
-		}
-	}
+	id   string // "type:name", or the header as written when invalid
+	typ  string
+	name string
+	line int
+	opts ordered[rawOpt]
 }
 
 // rawFile is one parsed file, INI or YAML, before resolution.
@@ -138,8 +104,8 @@ func (f *rawFile) openSection(header string, line int) *rawSection {
 // addOpt records key in s, refusing duplicates as ConfigParser's strict
 // mode does. It reports false when the key was refused.
 func (f *rawFile) addOpt(s *rawSection, key, value string, line int) bool {
-	if first, ok := s.find(key); ok {
-		f.errorf(line, s.id, "duplicate key %q (first at line %d)", key, s.opts[first].line)
+	if first, ok := s.opts.find(key); ok {
+		f.errorf(line, s.id, "duplicate key %q (first at line %d)", key, s.opts.vals[first].line)
 		return false
 	}
 	if s == f.defaults {
@@ -152,7 +118,7 @@ func (f *rawFile) addOpt(s *rawSection, key, value string, line int) bool {
 			return false
 		}
 	}
-	s.add(rawOpt{key: key, value: value, line: line})
+	s.opts.put(rawOpt{key: key, value: value, line: line})
 	return true
 }
 

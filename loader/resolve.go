@@ -33,9 +33,9 @@ type link struct {
 
 // result is a section resolved through its use chain.
 type result struct {
-	values ordered // local_conf in PasteDeploy's terms
-	sets   ordered // global overrides from set, the using section's winning
-	use    string  // builtin:KIND, when the chain ends in one
+	values ordered[Value] // local_conf in PasteDeploy's terms
+	sets   ordered[Value] // global overrides from set, the using section's winning
+	use    string         // builtin:KIND, when the chain ends in one
 }
 
 func (l *loader) report(f *rawFile, line int, section string, err error) {
@@ -68,13 +68,13 @@ func (l *loader) scope(f *rawFile, fill map[string]string) *scope {
 	if fill == nil && f.top != nil {
 		return f.top
 	}
-	defs := make(map[string]string, len(f.defaults.opts)+2+len(fill))
+	defs := make(map[string]string, len(f.defaults.opts.vals)+2+len(fill))
 	bad := map[string]bool{}
 	ip := l.newInterp(func(name string) (entry, bool) {
 		if bad[name] {
 			return entry{broken: true}, true
 		}
-		if o, ok := f.defaults.lookup(name); ok {
+		if o, ok := f.defaults.opts.lookup(name); ok {
 			return entry{raw: o.value}, true
 		}
 		switch name {
@@ -86,7 +86,7 @@ func (l *loader) scope(f *rawFile, fill map[string]string) *scope {
 		v, ok := fill[name]
 		return entry{raw: v, literal: true}, ok
 	})
-	for _, o := range f.defaults.opts {
+	for _, o := range f.defaults.opts.vals {
 		v, err := ip.option(o.key)
 		if err != nil {
 			l.report(f, o.line, "DEFAULT", fmt.Errorf("%s: %w", o.key, err))
@@ -119,12 +119,12 @@ func (l *loader) scope(f *rawFile, fill map[string]string) *scope {
 // top level), plus the checks where PasteDeploy silently goes wrong.
 func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chain []link) *result {
 	f, defs, bad := sc.f, sc.defs, sc.bad
-	if l.keys += len(s.opts); l.keys > maxKeys {
+	if l.keys += len(s.opts.vals); l.keys > maxKeys {
 		l.report(f, s.line, s.id, fmt.Errorf("the lab resolves to more than %d keys", maxKeys))
 		return &result{}
 	}
 	ip := l.newInterp(func(name string) (entry, bool) {
-		if o, ok := s.lookup(name); ok {
+		if o, ok := s.opts.lookup(name); ok {
 			return entry{raw: o.value}, true
 		}
 		if bad[name] {
@@ -134,13 +134,13 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 		return entry{raw: v, literal: true}, ok
 	})
 	res := &result{}
-	var local ordered
+	var local ordered[Value]
 	type get struct {
 		key, global string
 		line        int
 	}
 	var gets []get
-	for _, o := range s.opts {
+	for _, o := range s.opts.vals {
 		v, err := ip.option(o.key)
 		if err != nil {
 			l.report(f, o.line, s.id, fmt.Errorf("%s: %w", o.key, err))
@@ -161,7 +161,7 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 			}
 		default:
 			if _, ok := defs[o.key]; ok {
-				_, own := f.defaults.lookup(o.key)
+				_, own := f.defaults.opts.lookup(o.key)
 				l.report(f, o.line, s.id, shadowed(o.key, o.value, own))
 				continue
 			}

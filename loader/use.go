@@ -104,7 +104,7 @@ func (l *loader) cycle(nodes []link) {
 			b.WriteString(" (" + n.f.path + ")")
 		}
 	}
-	o, _ := start.s.lookup("use")
+	o, _ := start.s.opts.lookup("use")
 	l.report(start.f, o.line, start.s.id, errors.New(b.String()))
 }
 
