@@ -264,6 +264,9 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 			}
 		}
 	}
+	if !destroying && add+change > 0 {
+		waitReady(ctx, cmd.ErrOrStderr(), t.name)
+	}
 	if pf.output != "json" && add+change+destroy > 0 {
 		if destroying {
 			fmt.Fprintf(out, "Destroy complete! Resources: %d destroyed in %s.\n",
@@ -274,6 +277,24 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 		}
 	}
 	return nil
+}
+
+// readyTimeout bounds how long apply waits for new links' carrier.
+const readyTimeout = 5 * time.Second
+
+// waitReady waits until the lab's links carry traffic (see
+// kernel.WaitReady), saying which did not when it gives up: apply should
+// return a lab that works, not one that works a second later.
+func waitReady(ctx context.Context, w io.Writer, lab string) {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	down, err := kernel.WaitReady(ctx, lab)
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "note: could not check that the links are up: %v\n", err)
+	case len(down) > 0:
+		fmt.Fprintf(w, "note: no carrier after %s on %s\n", readyTimeout, kernel.EndsText(down))
+	}
 }
 
 // onlyCreates reports whether p only adds: the kernel's side effects
