@@ -47,6 +47,7 @@ type Check struct {
 	Interface string   // interface of from to send on (arp)
 	Answer    []string // arp: NODE or NODE:IF...: the MACs that must answer, and no others
 	Path      string   // websocket: path, default "/"
+	TTL       int      // icmp: the TTL replies must arrive with, 0 = any
 }
 
 // Host is a [host:NAME] section: a machine of a multi-host lab.
@@ -142,6 +143,10 @@ func readCheck(r *reader) *Check {
 		r.errorf("answer", "answer: only for protocol = arp")
 	}
 	c.Path = r.str("path", "/")
+	c.TTL = r.integer("ttl", 1, 255, 0)
+	if c.TTL != 0 && c.Protocol != "icmp" {
+		r.errorf("ttl", "ttl: only for protocol = icmp")
+	}
 	c.Meta = r.meta
 	return c
 }

@@ -293,6 +293,7 @@ func planCheck(lab *compose.Lab, c *compose.Check, nodes, macNodes map[string]ke
 		MaxLoss:   float64(c.MaxLoss) / 100,
 		Timeout:   c.Timeout,
 		Interface: c.Interface,
+		TTL:       c.TTL,
 		Target:    c.ToAddr,
 	}
 	if c.ToNode != "" {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"time"
 
 	"golang.org/x/net/icmp"
@@ -172,10 +173,27 @@ func probeICMP(ctx context.Context, s Spec) Result {
 		cause += ": " + lastErr
 	}
 	r.Pass, r.Reason = verdict(s, reached, got, cause)
+	if r.Pass && s.TTL > 0 && s.Expect != ExpectFail && r.TTL != s.TTL {
+		r.Pass, r.Reason = false, got+", want ttl "+strconv.Itoa(s.TTL)+": "+hopText(s.TTL-r.TTL)
+	}
 	if !p.raw {
 		r.Detail = "unprivileged ping socket: ICMP errors not seen"
 	}
 	return r
+}
+
+// hopText explains a reply TTL that is off by d from the expected one:
+// each router on the way back takes one.
+func hopText(d int) string {
+	n, what := d, "more" // replies arrived with less TTL left than wanted
+	if d < 0 {
+		n, what = -d, "fewer"
+	}
+	unit := "routers"
+	if n == 1 {
+		unit = "router"
+	}
+	return fmt.Sprintf("%d %s %s than expected on the path back", n, unit, what)
 }
 
 // echo marshals echo request seq.

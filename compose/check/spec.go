@@ -57,6 +57,10 @@ type Spec struct {
 	// MaxLoss is the fraction (0..1) of echo requests that may go
 	// unanswered for an icmp check to count as reachable.
 	MaxLoss float64
+	// TTL (icmp), when not 0, is the TTL the replies must arrive with: it
+	// proves the path, each router on the way back taking one (a Linux
+	// peer starts at 64, so 63 means exactly one router).
+	TTL int
 	// Timeout bounds the wait: per check for tcp, udp and arp, after the
 	// last echo request for icmp. Default 2s.
 	Timeout time.Duration
