@@ -63,11 +63,16 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 // preflight checks that the kernel has every feature the lab needs, before
 // anything changes.
-func preflight(ctx context.Context, lab *compose.Lab) error {
+// Optional modules that are missing are only noted.
+func preflight(ctx context.Context, w io.Writer, lab *compose.Lab) error {
 	if lab == nil {
 		return nil
 	}
-	return kmod.Check(ctx, lab.Features(), lab.Modules()).Err()
+	r := kmod.Check(ctx, lab.Features(), lab.Modules())
+	for _, warn := range r.Warnings() {
+		fmt.Fprintf(w, "note: %s\n", warn)
+	}
+	return r.Err()
 }
 
 // lock takes the lab's lock, saying so when it has to wait.
@@ -146,7 +151,7 @@ func newApplyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := preflight(ctx, t.lab); err != nil {
+			if err := preflight(ctx, cmd.ErrOrStderr(), t.lab); err != nil {
 				return err
 			}
 			warnNotApplied(cmd.ErrOrStderr(), t.lab)
