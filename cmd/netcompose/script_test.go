@@ -32,6 +32,11 @@ func TestScript(t *testing.T) {
 			rand.Read(b)
 			lab := "ts" + hex.EncodeToString(b)
 			env.Setenv("LAB", lab)
+			top, err := filepath.Abs("../../topologies")
+			if err != nil {
+				return err
+			}
+			env.Setenv("TOPOLOGIES", top)
 			env.Defer(func() { cleanupLab(lab) })
 			return nil
 		},
@@ -56,20 +61,21 @@ func TestScript(t *testing.T) {
 }
 
 // cleanupLab removes whatever a script left of lab $LAB, even when it
-// failed half way: the lab and its host slices ($LAB@HOST), then any
-// namespace the script made by hand under the $LAB- prefix (simulated
-// hosts and underlays).
+// failed half way: every lab whose name starts with $LAB (a script may
+// run several, $LAB, ${LAB}x, and their host slices $LAB@HOST), then any
+// namespace the script made by hand under that prefix (simulated hosts
+// and underlays). $LAB is random, so the prefix is the script's alone.
 func cleanupLab(lab string) {
 	if os.Geteuid() != 0 {
 		return
 	}
 	labs, _ := kernel.Labs()
 	for _, l := range labs {
-		if l.Name == lab || strings.HasPrefix(l.Name, lab+"@") {
+		if strings.HasPrefix(l.Name, lab) {
 			run([]string{"destroy", "--lab", l.Name})
 		}
 	}
-	names, _ := filepath.Glob(nsrun.Path(lab + "-*"))
+	names, _ := filepath.Glob(nsrun.Path(lab + "*"))
 	for _, p := range names {
 		nsrun.Delete(filepath.Base(p))
 	}
