@@ -168,16 +168,19 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 			local.put(Value{Key: o.key, Value: v, Pos: pos})
 		}
 	}
-	// PasteDeploy's global_conf: the using section's, then this file's
-	// [DEFAULT], then this section's sets.
+	// PasteDeploy's global_conf, which get reads: this file's [DEFAULT],
+	// overridden by the global_conf the using section hands down
+	// (ConfigLoader.get_context: defaults.copy().update(global_conf)), then
+	// by this section's sets. Interpolation is another matter: it reads
+	// this file's own [DEFAULT] first (update_defaults without overwrite).
 	global := func(name string) (string, bool) {
 		if v, ok := res.sets.lookup(name); ok {
 			return v.Value, true
 		}
-		if v, ok := defs[name]; ok {
+		if v, ok := outer[name]; ok {
 			return v, true
 		}
-		v, ok := outer[name]
+		v, ok := defs[name]
 		return v, ok
 	}
 	for _, g := range gets {
@@ -186,11 +189,6 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 			if !bad[g.global] {
 				l.report(f, g.line, s.id, fmt.Errorf("get %s = %s: no global %q", g.key, g.global, g.global))
 			}
-			continue
-		}
-		if ov, ok := outer[g.global]; ok && ov != v && !res.sets.has(g.global) && g.global != "here" && g.global != "__file__" {
-			user := chain[len(chain)-1].s.id
-			l.report(f, g.line, s.id, fmt.Errorf("get %s = %s: PasteDeploy reads %s = %q from [DEFAULT] of %s here, not %q as [%s] sees it; move the get into [%s]", g.key, g.global, g.global, v, f.path, ov, user, user))
 			continue
 		}
 		local.put(Value{Key: g.key, Value: v, Pos: Pos{File: f.path, Line: g.line}})
