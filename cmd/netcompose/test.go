@@ -97,6 +97,14 @@ func testLab(ctx context.Context, w io.Writer, path, host string, only []string,
 		return err
 	}
 	lab := tr.lab
+	if len(tr.checks) == 0 && tf.output != "json" {
+		where := ""
+		if host != "" {
+			where = " on host " + host
+		}
+		fmt.Fprintf(w, "No checks to run: lab %s has no [check:] starting%s.\n", lab.Name, where)
+		return nil
+	}
 	nodes, err := appliedNodes(ctx, tr)
 	if err != nil {
 		return err
