@@ -106,6 +106,9 @@ func (l *Lab) Resources() []Resource {
 			}
 			add(KindRoute, n.Name, rt.Dest.String(), attrs)
 		}
+		for i, ru := range n.Rules {
+			add(KindRule, n.Name, strconv.Itoa(ru.priority(i)), ru.attrs())
+		}
 	}
 	for node, as := range addrs {
 		for _, a := range as {

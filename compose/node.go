@@ -15,6 +15,7 @@ type Node struct {
 	Sysctls    []Sysctl  // sysctl.<net.dotted.name> = V
 	Addresses  []Address // address.<ifname> = CIDR...
 	Routes     []Route   // route = DEST [via GW] [dev IF], one per line
+	Rules      []Rule    // rule = [SELECTORS] ACTION, one per line
 	Forwarding *bool     // forwarding = on|off; nil leaves the kernel default
 	Host       string    // host = HOSTNAME: placement in a multi-host lab
 }
@@ -70,6 +71,15 @@ func readNode(r *reader) *Node {
 		}
 		rt.Pos = r.meta.At("route")
 		n.Routes = append(n.Routes, rt)
+	}
+	for _, l := range r.lines("rule") {
+		ru, err := parseRule(l)
+		if err != nil {
+			r.errorf("rule", "rule %q: %v", strings.Join(l, " "), err)
+			continue
+		}
+		ru.Pos = r.meta.At("rule")
+		n.Rules = append(n.Rules, ru)
 	}
 	n.Forwarding = r.optBool("forwarding")
 	n.Host = r.str("host", "")

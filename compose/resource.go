@@ -21,13 +21,14 @@ const (
 	KindAddr   Kind = "addr"   // an address on an interface
 	KindSysctl Kind = "sysctl" // a net.* sysctl inside a node
 	KindRoute  Kind = "route"  // a route in a node's main table
+	KindRule   Kind = "rule"   // a policy-routing rule in a node
 	KindNeigh  Kind = "neigh"  // a static neighbour (ARP) entry
 	KindFDB    Kind = "fdb"    // a vxlan all-zero FDB entry (head-end replication)
 )
 
 // Kinds lists every kind in creation order.
 var Kinds = []Kind{KindNetns, KindVeth, KindBridge, KindVxlan, KindMaster,
-	KindAddr, KindSysctl, KindRoute, KindNeigh, KindFDB}
+	KindAddr, KindSysctl, KindRoute, KindRule, KindNeigh, KindFDB}
 
 // Rank is the position of k in creation order.
 func (k Kind) Rank() int {
@@ -53,6 +54,7 @@ func (k Kind) Rank() int {
 //	addr    Node=node  Name=ifname/CIDR
 //	sysctl  Node=node  Name=dotted key;        Attrs value
 //	route   Node=node  Name=destination CIDR (0.0.0.0/0 for default); Attrs via dev
+//	rule    Node=node  Name=priority;          Attrs family from to iif oif ipproto sport dport action
 //	neigh   Node=node  Name=ifname/IP;         Attrs mac
 //	fdb     Node=node  Name=ifname/remote IP
 type Resource struct {
@@ -106,6 +108,7 @@ func (r Resource) Ends() []End {
 // change to one of them replaces the resource.
 var replaceAttrs = map[Kind]map[string]bool{
 	KindVeth:  {"a.node": true, "a.ifname": true, "b.node": true, "b.ifname": true},
+	KindRule:  {"family": true, "from": true, "to": true, "iif": true, "oif": true, "ipproto": true, "sport": true, "dport": true, "action": true},
 	KindVxlan: {"vni": true, "local": true, "port": true, "group": true, "underlay": true, "underlay.netns": true, "learning": true, "ttl": true, "tos": true},
 }
 

@@ -98,6 +98,9 @@ func attrText(r *Resource) string {
 	if r.Kind == KindSysctl {
 		return " = " + r.Attrs["value"]
 	}
+	if r.Kind == KindRule {
+		return "  " + RuleText(r.Attrs)
+	}
 	var s []string
 	skip := map[string]bool{}
 	if r.Kind == KindVeth {

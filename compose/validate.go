@@ -186,6 +186,7 @@ func (v *validator) checkNode(n *Node) {
 		}
 		dests[r.Dest] = true
 	}
+	v.checkRules(n)
 	if n.Host != "" && !slices.ContainsFunc(v.lab.Hosts, func(h *Host) bool { return h.Name == n.Host }) {
 		v.errorf(n.Meta, "host", "host: no [host:%s] in this lab", n.Host)
 	}

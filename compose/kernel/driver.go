@@ -28,6 +28,7 @@ var drivers = map[compose.Kind]driver{
 	compose.KindAddr:   addrDriver{},
 	compose.KindSysctl: sysctlDriver{},
 	compose.KindRoute:  routeDriver{},
+	compose.KindRule:   ruleDriver{},
 	compose.KindVxlan:  vxlanDriver{},
 	compose.KindNeigh:  neighDriver{},
 	compose.KindFDB:    fdbDriver{},

@@ -1,0 +1,214 @@
+package compose
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/netcompose/netcompose/loader"
+)
+
+// Rule is one policy-routing rule in a node ("ip rule"): selectors and an
+// action that drops what they match, before the main table is consulted.
+// It blocks traffic the node forwards or sends; traffic to the node's own
+// addresses is delivered by the local table (priority 0) first.
+type Rule struct {
+	From, To     netip.Prefix // masked; zero when not selected
+	Iif, Oif     string
+	IPProto      string // tcp, udp, icmp or ""
+	Sport, Dport string // "22" or "1024-2047", "" when not selected
+	Action       string // prohibit, unreachable or blackhole
+	Priority     int    // 0: the default, RulePriorityBase + index in the node
+	Pos          loader.Pos
+}
+
+// RulePriorityBase is the priority of a node's first rule without an
+// explicit one; the rule at index i gets RulePriorityBase+i, so priorities
+// stay the same from run to run while the file does.
+const RulePriorityBase = 1000
+
+// Rule priorities a file may give: the kernel's own rules sit at 0 (local
+// table), 32766 (main) and 32767 (default).
+const (
+	rulePriorityMin = 1
+	rulePriorityMax = 32765
+)
+
+// ruleActions are the actions a rule may take, as ip-rule names them.
+var ruleActions = []string{"prohibit", "unreachable", "blackhole"}
+
+// ruleAttrs lists a rule resource's attributes, every one always present
+// (empty when unset) so that dropping a selector from the file is a change.
+var ruleAttrs = []string{"family", "from", "to", "iif", "oif", "ipproto", "sport", "dport", "action"}
+
+// parseRule reads "[from CIDR] [to CIDR] [iif IF] [oif IF] [ipproto P]
+// [sport N[-M]] [dport N[-M]] [priority N] ACTION".
+func parseRule(w []string) (Rule, error) {
+	var ru Rule
+	seen := map[string]bool{}
+	for i := 0; i < len(w); i++ {
+		word := w[i]
+		if contains(ruleActions, word) {
+			if ru.Action != "" {
+				return ru, fmt.Errorf("two actions, %s and %s", ru.Action, word)
+			}
+			ru.Action = word
+			continue
+		}
+		switch word {
+		case "from", "to", "iif", "oif", "ipproto", "sport", "dport", "priority":
+		default:
+			return ru, fmt.Errorf("unknown word %q (want from, to, iif, oif, ipproto, sport, dport, priority, or an action: %s)",
+				word, strings.Join(ruleActions, ", "))
+		}
+		if i+1 >= len(w) {
+			return ru, fmt.Errorf("%q needs a value", word)
+		}
+		if seen[word] {
+			return ru, fmt.Errorf("%s given twice", word)
+		}
+		seen[word] = true
+		i++
+		v := w[i]
+		var err error
+		switch word {
+		case "from":
+			ru.From, err = rulePrefix(v)
+		case "to":
+			ru.To, err = rulePrefix(v)
+		case "iif":
+			ru.Iif, err = v, ifName(v)
+		case "oif":
+			ru.Oif, err = v, ifName(v)
+		case "ipproto":
+			if v != "tcp" && v != "udp" && v != "icmp" {
+				err = fmt.Errorf("%q is not tcp, udp or icmp", v)
+			}
+			ru.IPProto = v
+		case "sport":
+			ru.Sport, err = portRange(v)
+		case "dport":
+			ru.Dport, err = portRange(v)
+		case "priority":
+			n, aerr := strconv.Atoi(v)
+			if aerr != nil || n < rulePriorityMin || n > rulePriorityMax {
+				err = fmt.Errorf("%q is not a number in %d..%d", v, rulePriorityMin, rulePriorityMax)
+			}
+			ru.Priority = n
+		}
+		if err != nil {
+			return ru, fmt.Errorf("%s: %v", word, err)
+		}
+	}
+	if ru.Action == "" {
+		return ru, fmt.Errorf("needs an action: %s", strings.Join(ruleActions, ", "))
+	}
+	if (ru.Sport != "" || ru.Dport != "") && ru.IPProto != "tcp" && ru.IPProto != "udp" {
+		return ru, fmt.Errorf("sport and dport need ipproto tcp or udp")
+	}
+	if ru.From.IsValid() && ru.To.IsValid() && ru.From.Addr().Is4() != ru.To.Addr().Is4() {
+		return ru, fmt.Errorf("from %s and to %s are of different families", ru.From, ru.To)
+	}
+	return ru, nil
+}
+
+// rulePrefix reads a CIDR, or an address as a host prefix.
+func rulePrefix(v string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		a, aerr := netip.ParseAddr(v)
+		if aerr != nil {
+			return p, fmt.Errorf("%q is not an address or a CIDR", v)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked(), nil
+}
+
+// portRange reads N or N-M (1..65535, N <= M) into its canonical form: N
+// when N = M.
+func portRange(v string) (string, error) {
+	lo, hi, isRange := strings.Cut(v, "-")
+	if !isRange {
+		hi = lo
+	}
+	a, aerr := strconv.Atoi(lo)
+	b, berr := strconv.Atoi(hi)
+	if aerr != nil || berr != nil || a < 1 || b > 65535 || a > b {
+		return "", fmt.Errorf("%q is not a port (1..65535) or a range N-M", v)
+	}
+	if a == b {
+		return strconv.Itoa(a), nil
+	}
+	return strconv.Itoa(a) + "-" + strconv.Itoa(b), nil
+}
+
+// Family is inet6 when the rule selects IPv6 addresses, else inet: a
+// rule without addresses applies to IPv4.
+func (ru Rule) Family() string {
+	if ru.From.IsValid() && ru.From.Addr().Is6() || ru.To.IsValid() && ru.To.Addr().Is6() {
+		return "inet6"
+	}
+	return "inet"
+}
+
+// priority is the rule's priority, the i-th of its node.
+func (ru Rule) priority(i int) int {
+	if ru.Priority != 0 {
+		return ru.Priority
+	}
+	return RulePriorityBase + i
+}
+
+// attrs is the rule's resource attributes.
+func (ru Rule) attrs() map[string]string {
+	str := func(p netip.Prefix) string {
+		if p.IsValid() {
+			return p.String()
+		}
+		return ""
+	}
+	return map[string]string{
+		"family": ru.Family(), "from": str(ru.From), "to": str(ru.To),
+		"iif": ru.Iif, "oif": ru.Oif, "ipproto": ru.IPProto,
+		"sport": ru.Sport, "dport": ru.Dport, "action": ru.Action,
+	}
+}
+
+// checkRules validates a node's rules: their interfaces exist in the node,
+// and no two share a priority.
+func (v *validator) checkRules(n *Node) {
+	prios := map[int]bool{}
+	for i, ru := range n.Rules {
+		for _, ifn := range []string{ru.Iif, ru.Oif} {
+			if ifn != "" {
+				v.iface(n.Meta, "rule", n.Name, ifn)
+			}
+		}
+		p := ru.priority(i)
+		if prios[p] {
+			v.errorf(n.Meta, "rule", "rule: priority %d given twice (a rule without one has %d + its index)", p, RulePriorityBase)
+		}
+		prios[p] = true
+	}
+}
+
+// RuleText renders a rule resource's attributes as ip-rule words:
+// "iif eth0 ipproto tcp dport 22 prohibit", with "(inet6)" after an IPv6
+// rule.
+func RuleText(attrs map[string]string) string {
+	var w []string
+	for _, k := range ruleAttrs {
+		if v := attrs[k]; v != "" && k != "family" && k != "action" {
+			w = append(w, k, v)
+		}
+	}
+	if a := attrs["action"]; a != "" {
+		w = append(w, a)
+	}
+	if f := attrs["family"]; f != "" && f != "inet" {
+		w = append(w, "("+f+")")
+	}
+	return strings.Join(w, " ")
+}

@@ -1,0 +1,126 @@
+package compose
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/netcompose/netcompose/loader"
+)
+
+const ruleLab = `
+[netns:fw]
+address.eth0 = 10.0.0.1/24
+address.eth1 = 10.1.0.1/24
+rule = %s
+[netns:a]
+[netns:b]
+[veth:a]
+endpoints = a:eth0 fw:eth0
+[veth:b]
+endpoints = b:eth0 fw:eth1
+`
+
+func TestRuleResources(t *testing.T) {
+	lab, err := build(t, strings.Replace(ruleLab, "%s", `iif eth0 ipproto tcp dport 22 prohibit
+  blackhole from 10.0.0.9 to 10.1.0.0/16 ipproto udp sport 1000-2000 dport 53-53
+  priority 50 oif eth1 to 2001:DB8:1::1/64 ipproto icmp unreachable
+  prohibit`, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Resource
+	for _, r := range lab.Resources() {
+		if r.Kind == KindRule {
+			got = append(got, r)
+		}
+	}
+	type m = map[string]string
+	attrs := func(kv m) m {
+		out := m{"family": "inet", "from": "", "to": "", "iif": "", "oif": "", "ipproto": "", "sport": "", "dport": ""}
+		for k, v := range kv {
+			out[k] = v
+		}
+		return out
+	}
+	want := []Resource{
+		{Kind: KindRule, Node: "fw", Name: "1000", Attrs: attrs(m{"iif": "eth0", "ipproto": "tcp", "dport": "22", "action": "prohibit"})},
+		{Kind: KindRule, Node: "fw", Name: "1001", Attrs: attrs(m{"from": "10.0.0.9/32", "to": "10.1.0.0/16", "ipproto": "udp", "sport": "1000-2000", "dport": "53", "action": "blackhole"})},
+		{Kind: KindRule, Node: "fw", Name: "1003", Attrs: attrs(m{"action": "prohibit"})},
+		{Kind: KindRule, Node: "fw", Name: "50", Attrs: attrs(m{"family": "inet6", "to": "2001:db8:1::/64", "oif": "eth1", "ipproto": "icmp", "action": "unreachable"})},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("rule resources (-want +got):\n%s", d)
+	}
+	if s, w := Label(got[0])+attrText(&got[0]), "rule fw 1000  iif eth0 ipproto tcp dport 22 prohibit"; s != w {
+		t.Errorf("shown as %q, want %q", s, w)
+	}
+	if s, w := attrText(&got[3]), "  to 2001:db8:1::/64 oif eth1 ipproto icmp unreachable (inet6)"; s != w {
+		t.Errorf("IPv6 rule shown as %q, want %q", s, w)
+	}
+}
+
+// A changed rule is replaced: the kernel changes no rule in place.
+func TestRuleChangeReplaces(t *testing.T) {
+	lower := func(rule string) []Resource {
+		lab, err := build(t, strings.Replace(ruleLab, "%s", rule, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lab.Resources()
+	}
+	p := Diff("lab", lower("iif eth0 ipproto tcp prohibit"), lower("iif eth0 ipproto tcp dport 22 prohibit"))
+	if len(p.Changes) != 1 || p.Changes[0].Action != Replace || p.Changes[0].ID != "rule/fw/1000" {
+		t.Fatalf("plan for dropping dport = %+v, want one replace of rule/fw/1000", p.Changes)
+	}
+}
+
+func TestRuleErrors(t *testing.T) {
+	tests := []struct {
+		rule string
+		want []string
+	}{
+		{"iif eth0 dport 22 prohibit", []string{`5: [netns:fw]: rule "iif eth0 dport 22 prohibit": sport and dport need ipproto tcp or udp`}},
+		{"ipproto icmp sport 7 prohibit", []string{`5: [netns:fw]: rule "ipproto icmp sport 7 prohibit": sport and dport need ipproto tcp or udp`}},
+		{"iif eth0 ipproto tcp dport 22 drop", []string{`5: [netns:fw]: rule "iif eth0 ipproto tcp dport 22 drop": unknown word "drop"`}},
+		{"iif eth0", []string{`5: [netns:fw]: rule "iif eth0": needs an action: prohibit, unreachable, blackhole`}},
+		{"prohibit blackhole", []string{`5: [netns:fw]: rule "prohibit blackhole": two actions, prohibit and blackhole`}},
+		{"iif", []string{`5: [netns:fw]: rule "iif": "iif" needs a value`}},
+		{"iif eth0 iif eth1 prohibit", []string{`5: [netns:fw]: rule "iif eth0 iif eth1 prohibit": iif given twice`}},
+		{"ipproto sctp prohibit", []string{`5: [netns:fw]: rule "ipproto sctp prohibit": ipproto: "sctp" is not tcp, udp or icmp`}},
+		{"ipproto tcp dport 0 prohibit", []string{`5: [netns:fw]: rule "ipproto tcp dport 0 prohibit": dport: "0" is not a port`}},
+		{"ipproto tcp dport 90-80 prohibit", []string{`5: [netns:fw]: rule "ipproto tcp dport 90-80 prohibit": dport: "90-80" is not a port`}},
+		{"from 10.0.0.0/8 to 2001:db8::/32 prohibit", []string{`5: [netns:fw]: rule "from 10.0.0.0/8 to 2001:db8::/32 prohibit": from 10.0.0.0/8 and to 2001:db8::/32 are of different families`}},
+		{"from ten prohibit", []string{`5: [netns:fw]: rule "from ten prohibit": from: "ten" is not an address or a CIDR`}},
+		{"priority 32766 prohibit", []string{`5: [netns:fw]: rule "priority 32766 prohibit": priority: "32766" is not a number in 1..32765`}},
+		{"iif eth9 prohibit", []string{`5: [netns:fw]: rule: node fw has no interface "eth9" (did you mean "eth0"?)`}},
+		{"oif wan prohibit", []string{`5: [netns:fw]: rule: node fw has no interface "wan" (it has eth0, eth1, lo)`}},
+		{"prohibit priority 1001\n  unreachable", []string{`5: [netns:fw]: rule: priority 1001 given twice`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rule, func(t *testing.T) {
+			_, err := build(t, strings.Replace(ruleLab, "%s", tt.rule, 1))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var got []string
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				var le *loader.Error
+				if !errors.As(e, &le) {
+					t.Errorf("not a *loader.Error: %v", e)
+				}
+				got = append(got, strings.TrimPrefix(e.Error(), "/labs/lab.ini:"))
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d errors, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tt.want[i]) {
+					t.Errorf("error %d:\n got %s\nwant %s...", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
