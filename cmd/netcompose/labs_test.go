@@ -89,6 +89,18 @@ var labCases = map[string]labCase{
 			if !hasRoute(ipJSON(t, lab+"-web", "route", "show"), "10.2.0.0/24", "10.2.0.1", "eth0") {
 				t.Errorf("ip -n %s-web route: no 10.2.0.0/24 via 10.2.0.1 dev eth0", lab)
 			}
+			// sec's port block is a policy-routing rule of netcompose's
+			// protocol, ahead of the main table
+			found := false
+			for _, r := range ipJSON(t, lab+"-sec", "-4", "rule", "show") {
+				if r["src"] == "10.2.0.10" && r["dst"] == "10.2.0.20" && r["ipproto"] == "tcp" &&
+					fmt.Sprint(r["dport"]) == "22" && r["action"] == "prohibit" && r["protocol"] == "78" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("ip -n %s-sec rule: no from 10.2.0.10 to 10.2.0.20 ipproto tcp dport 22 prohibit proto 78", lab)
+			}
 		},
 		// neighbours on one segment, yet one hop apart: sec is in the path
 		ttl:     map[string]int{"web-to-db": 63, "db-to-web": 63},
