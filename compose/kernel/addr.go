@@ -60,11 +60,7 @@ func (addrDriver) create(s *session, r compose.Resource) error {
 	if err != nil {
 		return err
 	}
-	l, err := s.link(r.Node, ifname)
-	if err != nil {
-		return err
-	}
-	h, err := s.handle(r.Node)
+	h, l, err := s.linkAt(r.Node, ifname)
 	if err != nil {
 		return err
 	}
@@ -81,14 +77,10 @@ func (addrDriver) delete(s *session, r compose.Resource) error {
 	if err != nil {
 		return err
 	}
-	l, err := s.link(r.Node, ifname)
+	h, l, err := s.linkAt(r.Node, ifname)
 	if gone(err) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	h, err := s.handle(r.Node)
 	if err != nil {
 		return err
 	}

@@ -55,11 +55,7 @@ func (fdbDriver) entry(s *session, r compose.Resource) (*netlink.Neigh, *netlink
 	if !ok || ip == nil {
 		return nil, nil, fmt.Errorf("fdb %s: want IFNAME/IP", r.Name)
 	}
-	l, err := s.link(r.Node, ifname)
-	if err != nil {
-		return nil, nil, err
-	}
-	h, err := s.handle(r.Node)
+	h, l, err := s.linkAt(r.Node, ifname)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -29,15 +29,11 @@ func (masterDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource)
 }
 
 func (masterDriver) create(s *session, r compose.Resource) error {
-	l, err := s.link(r.Node, r.Name)
+	h, l, err := s.linkAt(r.Node, r.Name)
 	if err != nil {
 		return err
 	}
 	br, err := s.link(r.Node, r.Attrs["bridge"])
-	if err != nil {
-		return err
-	}
-	h, err := s.handle(r.Node)
 	if err != nil {
 		return err
 	}
@@ -50,14 +46,10 @@ func (masterDriver) create(s *session, r compose.Resource) error {
 func (d masterDriver) update(s *session, _, after compose.Resource) error { return d.create(s, after) }
 
 func (masterDriver) delete(s *session, r compose.Resource) error {
-	l, err := s.link(r.Node, r.Name)
+	h, l, err := s.linkAt(r.Node, r.Name)
 	if gone(err) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	h, err := s.handle(r.Node)
 	if err != nil {
 		return err
 	}

@@ -145,6 +145,20 @@ func (s *session) link(node, ifname string) (netlink.Link, error) {
 	return l, nil
 }
 
+// linkAt is link plus the node's handle, which every change to a link
+// needs; the link's error comes first, so a delete can still ask gone(err).
+func (s *session) linkAt(node, ifname string) (*netlink.Handle, netlink.Link, error) {
+	l, err := s.link(node, ifname)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := s.handle(node)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, l, nil
+}
+
 // alias is the interface alias that marks a link as the lab's.
 func (s *session) alias(k compose.Kind, name string) string {
 	return "netcompose:" + s.lab + ":" + string(k) + ":" + name

@@ -195,11 +195,7 @@ func updateUp(s *session, e compose.End, before, after compose.Resource, key str
 
 // setUp sets the administrative state of e.
 func setUp(s *session, e compose.End, up bool) error {
-	l, err := s.link(e.Node, e.Ifname)
-	if err != nil {
-		return err
-	}
-	h, err := s.handle(e.Node)
+	h, l, err := s.linkAt(e.Node, e.Ifname)
 	if err != nil {
 		return err
 	}
@@ -222,11 +218,7 @@ func upDown(up bool) string {
 }
 
 func delLink(s *session, e compose.End) error {
-	l, err := s.link(e.Node, e.Ifname)
-	if err != nil {
-		return err
-	}
-	h, err := s.handle(e.Node)
+	h, l, err := s.linkAt(e.Node, e.Ifname)
 	if err != nil {
 		return err
 	}
@@ -234,11 +226,7 @@ func delLink(s *session, e compose.End) error {
 }
 
 func setMTU(s *session, e compose.End, mtu int) error {
-	l, err := s.link(e.Node, e.Ifname)
-	if err != nil {
-		return err
-	}
-	h, err := s.handle(e.Node)
+	h, l, err := s.linkAt(e.Node, e.Ifname)
 	if err != nil {
 		return err
 	}
