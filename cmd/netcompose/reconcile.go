@@ -242,12 +242,14 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 	// that were deleted by hand, so destroy leaves no state behind.
 	start := time.Now()
 	var add, change, destroy int
+	var linked []string // nodes with veth ends this run made or changed
 	for pass := 1; ; pass++ {
 		if _, err := kernel.Apply(ctx, p, withProgress(cmd, opt)); err != nil {
 			return err
 		}
 		a, c, d := p.Counts()
 		add, change, destroy = add+a, change+c, destroy+d
+		linked = append(linked, vethNodes(p)...)
 		if destroying || onlyCreates(p) {
 			break
 		}
@@ -271,8 +273,8 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 			}
 		}
 	}
-	if !destroying && add+change > 0 {
-		waitReady(ctx, cmd.ErrOrStderr(), t.name)
+	if !destroying && len(linked) > 0 {
+		waitReady(ctx, cmd.ErrOrStderr(), t.name, linked)
 	}
 	if pf.output != "json" && add+change+destroy > 0 {
 		if destroying {
@@ -302,16 +304,31 @@ func warnForeign(w io.Writer, lab *compose.Lab, p compose.Plan) {
 	}
 }
 
+// vethNodes lists the nodes at the ends of veths that p creates or
+// changes: only their carrier is worth waiting for.
+func vethNodes(p compose.Plan) []string {
+	var nodes []string
+	for _, c := range p.Changes {
+		if c.After == nil || c.After.Kind != compose.KindVeth {
+			continue
+		}
+		for _, e := range c.After.Ends() {
+			nodes = append(nodes, e.Node)
+		}
+	}
+	return nodes
+}
+
 // readyTimeout bounds how long apply waits for new links' carrier.
 const readyTimeout = 5 * time.Second
 
 // waitReady waits until the lab's links carry traffic (see
 // kernel.WaitReady), saying which did not when it gives up: apply should
 // return a lab that works, not one that works a second later.
-func waitReady(ctx context.Context, w io.Writer, lab string) {
+func waitReady(ctx context.Context, w io.Writer, lab string, nodes []string) {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	down, err := kernel.WaitReady(ctx, lab)
+	down, err := kernel.WaitReady(ctx, lab, nodes)
 	switch {
 	case err != nil:
 		fmt.Fprintf(w, "note: could not check that the links are up: %v\n", err)

@@ -15,13 +15,14 @@ import (
 // readyPoll is how often WaitReady looks again at links still coming up.
 const readyPoll = 50 * time.Millisecond
 
-// WaitReady waits until every veth end the lab owns has carrier
-// (operational state up), so that traffic flows when apply returns. The
+// WaitReady waits until every veth end the lab owns in nodes (every node
+// when nodes is nil) has carrier (operational state up), so that traffic
+// flows when apply returns. The
 // kernel propagates a new link's carrier through linkwatch, which batches
 // events up to a second apart; until then a bridge does not forward
 // through the port and the first packets of a test are lost. It returns
 // the ends still not up when ctx ends (nil when all are up).
-func WaitReady(ctx context.Context, lab string) ([]compose.End, error) {
+func WaitReady(ctx context.Context, lab string, nodes []string) ([]compose.End, error) {
 	rec, err := loadRecord(lab)
 	if err != nil {
 		return nil, err
@@ -29,6 +30,9 @@ func WaitReady(ctx context.Context, lab string) ([]compose.End, error) {
 	s := newSession(lab, rec)
 	defer s.close()
 	pending := s.ownedNodes()
+	if nodes != nil {
+		pending = slices.DeleteFunc(pending, func(n string) bool { return !slices.Contains(nodes, n) })
+	}
 	for {
 		var down []compose.End
 		var next []string

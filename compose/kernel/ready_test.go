@@ -20,7 +20,7 @@ func TestWaitReady(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	down, err := WaitReady(ctx, lab)
+	down, err := WaitReady(ctx, lab, nil)
 	if err != nil || len(down) != 0 {
 		t.Fatalf("WaitReady = %v, %v; want every end up", down, err)
 	}
@@ -36,7 +36,7 @@ func TestWaitReady(t *testing.T) {
 	ip(t, "-n", compose.NamespaceName(lab, "l3"), "link", "set", "eth0", "down")
 	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel2()
-	down, err = WaitReady(short, lab)
+	down, err = WaitReady(short, lab, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
