@@ -14,7 +14,6 @@ import (
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/compose/kernel"
-	"github.com/netcompose/netcompose/compose/nsrun"
 	"github.com/netcompose/netcompose/kmod"
 )
 
@@ -125,7 +124,7 @@ func newDiffCmd() *cobra.Command {
 			if err := writePlan(cmd.OutOrStdout(), p, pf.output, useColor(os.Stdout)); err != nil {
 				return err
 			}
-			warnForeign(cmd.ErrOrStderr(), t.lab, p)
+			warnForeign(cmd.ErrOrStderr(), p)
 			if exitCode && !p.Empty() {
 				return &exitError{code: 2}
 			}
@@ -288,19 +287,16 @@ func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags,
 	return nil
 }
 
-// warnForeign names the namespaces the plan would create that already
-// exist: they are not the lab's (Observe would have seen them), so apply
-// will refuse them unless --adopt. Diff says so now rather than let apply
-// be the surprise.
-func warnForeign(w io.Writer, lab *compose.Lab, p compose.Plan) {
-	for _, c := range p.Changes {
-		if c.Action != compose.Create || c.After.Kind != compose.KindNetns {
-			continue
-		}
-		ns := compose.NamespaceName(lab.Name, c.After.Node)
-		if _, err := os.Stat(nsrun.Path(ns)); err == nil {
-			fmt.Fprintf(w, "note: namespace %s exists but is not lab %s's: apply will refuse it (--adopt takes it over)\n", ns, lab.Name)
-		}
+// warnForeign names the namespaces the plan would create that exist but
+// are not the lab's: apply will refuse them unless --adopt, and diff says
+// so now rather than let apply be the surprise.
+func warnForeign(w io.Writer, p compose.Plan) {
+	foreign, err := kernel.Foreign(p)
+	if err != nil {
+		fmt.Fprintf(w, "note: could not check for foreign namespaces: %v\n", err)
+	}
+	for _, f := range foreign {
+		fmt.Fprintf(w, "note: namespace %s exists but is not lab %s's: apply will refuse it (--adopt takes it over)\n", f.Namespace, f.Lab)
 	}
 }
 

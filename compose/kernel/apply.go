@@ -55,12 +55,8 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 
 	steps := p.Steps()
 	// Refuse foreign namespaces before touching anything.
-	for _, st := range steps {
-		r := stepResource(st)
-		if st.Op == compose.Create && r.Kind == compose.KindNetns &&
-			namespaceExists(p.Lab, r.Node) && !rec.owns(r.Node) && !opt.Adopt {
-			return nil, &ForeignError{Lab: p.Lab, Node: r.Node, Namespace: s.nsName(r.Node)}
-		}
+	if foreign := foreignIn(p, rec); len(foreign) > 0 && !opt.Adopt {
+		return nil, foreign[0]
 	}
 	// Record the namespaces about to be created before creating them, so a
 	// crash in the middle leaves them owned, never foreign.

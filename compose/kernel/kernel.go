@@ -118,6 +118,29 @@ type ForeignError struct {
 	Lab, Node, Namespace string
 }
 
+// Foreign lists the namespaces p would create that exist but are not the
+// lab's: Apply refuses them unless adopting. Diff shows them in advance.
+func Foreign(p compose.Plan) ([]*ForeignError, error) {
+	rec, err := loadRecord(p.Lab)
+	if err != nil {
+		return nil, err
+	}
+	return foreignIn(p, rec), nil
+}
+
+func foreignIn(p compose.Plan, rec *record) []*ForeignError {
+	var out []*ForeignError
+	for _, c := range p.Changes {
+		if c.Action != compose.Create || c.After.Kind != compose.KindNetns {
+			continue
+		}
+		if node := c.After.Node; namespaceExists(p.Lab, node) && !rec.owns(node) {
+			out = append(out, &ForeignError{Lab: p.Lab, Node: node, Namespace: namespaceName(p.Lab, node)})
+		}
+	}
+	return out
+}
+
 func (e *ForeignError) Error() string {
 	return fmt.Sprintf("netns %s: exists but lab %s did not create it (its state record has no such namespace); remove it, or take it over with apply --adopt", e.Namespace, e.Lab)
 }
