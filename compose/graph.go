@@ -139,6 +139,37 @@ func (l *Lab) picture() picture {
 	return p
 }
 
+// layout walks the picture in drawing order, for every writer alike: each
+// host (open, its namespaces, close), then the namespaces on no host.
+func (p picture) layout(open func(pictureHost), group func(g pictureGroup, onHost bool), close func(pictureHost)) {
+	placed := map[string]bool{}
+	for _, h := range p.hosts {
+		open(h)
+		for _, n := range h.nodes {
+			for _, g := range p.groups {
+				if g.node == n {
+					group(g, true)
+				}
+			}
+			placed[n] = true
+		}
+		close(h)
+	}
+	for _, g := range p.groups {
+		if !placed[g.node] {
+			group(g, false)
+		}
+	}
+}
+
+// groupIndent indents a namespace's group one level deeper inside a host.
+func groupIndent(onHost bool) string {
+	if onHost {
+		return "    "
+	}
+	return "  "
+}
+
 // WriteDOT writes the lab as a Graphviz graph: each namespace a cluster
 // holding the namespace and its bridges, vxlan devices, services and
 // queues; veth and vxlan links as labelled edges; hosts as outer clusters.
@@ -147,7 +178,6 @@ func WriteDOT(w io.Writer, lab *Lab) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "graph %s {\n", dotQuote(lab.Name))
 	fmt.Fprintf(&b, "  label=%s;\n  node [fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n", dotQuote("lab "+lab.Name))
-	placed := map[string]bool{}
 	writeGroup := func(g pictureGroup, indent string) {
 		fmt.Fprintf(&b, "%ssubgraph %s {\n", indent, dotQuote("cluster_ns_"+g.node))
 		fmt.Fprintf(&b, "%s  label=%s;\n", indent, dotQuote(g.label))
@@ -156,27 +186,11 @@ func WriteDOT(w io.Writer, lab *Lab) error {
 		}
 		fmt.Fprintf(&b, "%s}\n", indent)
 	}
-	group := func(node string) pictureGroup {
-		for _, g := range p.groups {
-			if g.node == node {
-				return g
-			}
-		}
-		return pictureGroup{}
-	}
-	for _, h := range p.hosts {
+	p.layout(func(h pictureHost) {
 		fmt.Fprintf(&b, "  subgraph %s {\n    label=%s;\n    style=dashed;\n", dotQuote("cluster_"+h.id), dotQuote(h.label))
-		for _, n := range h.nodes {
-			writeGroup(group(n), "    ")
-			placed[n] = true
-		}
-		b.WriteString("  }\n")
-	}
-	for _, g := range p.groups {
-		if !placed[g.node] {
-			writeGroup(g, "  ")
-		}
-	}
+	}, func(g pictureGroup, onHost bool) {
+		writeGroup(g, groupIndent(onHost))
+	}, func(pictureHost) { b.WriteString("  }\n") })
 	for _, l := range p.links {
 		style := ""
 		if l.dashed {
@@ -195,7 +209,6 @@ func WriteMermaid(w io.Writer, lab *Lab) error {
 	p := lab.picture()
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
-	placed := map[string]bool{}
 	shapes := map[string][2]string{"box": {"[", "]"}, "hexagon": {"{{", "}}"}, "ellipse": {"([", "])"}, "component": {"[[", "]]"}, "cds": {"[/", "/]"}}
 	writeGroup := func(g pictureGroup, indent string) {
 		fmt.Fprintf(&b, "%ssubgraph %s[%s]\n", indent, mermaidID("g/"+g.node), mermaidText(g.label))
@@ -205,23 +218,11 @@ func WriteMermaid(w io.Writer, lab *Lab) error {
 		}
 		fmt.Fprintf(&b, "%send\n", indent)
 	}
-	for _, h := range p.hosts {
+	p.layout(func(h pictureHost) {
 		fmt.Fprintf(&b, "  subgraph %s[%s]\n", mermaidID(h.id), mermaidText(h.label))
-		for _, n := range h.nodes {
-			for _, g := range p.groups {
-				if g.node == n {
-					writeGroup(g, "    ")
-				}
-			}
-			placed[n] = true
-		}
-		b.WriteString("  end\n")
-	}
-	for _, g := range p.groups {
-		if !placed[g.node] {
-			writeGroup(g, "  ")
-		}
-	}
+	}, func(g pictureGroup, onHost bool) {
+		writeGroup(g, groupIndent(onHost))
+	}, func(pictureHost) { b.WriteString("  end\n") })
 	for _, l := range p.links {
 		arrow := "---"
 		if l.dashed {
