@@ -181,28 +181,23 @@ func (l *Lab) ForHost(host string) (*Lab, error) {
 			MTU:      mtu,
 		})
 	}
-	for _, a := range l.ARPs {
-		if here(a.Netns) {
-			s.ARPs = append(s.ARPs, a)
-		}
-	}
-	for _, q := range l.NFQueues {
-		if here(q.Netns) {
-			s.NFQueues = append(s.NFQueues, q)
-		}
-	}
+	s.ARPs = placed(l.ARPs, func(a *ARP) bool { return here(a.Netns) })
+	s.NFQueues = placed(l.NFQueues, func(q *NFQueue) bool { return here(q.Netns) })
 	s.Filters, s.Pipelines = l.Filters, l.Pipelines
-	for _, sv := range l.Services {
-		if here(sv.Netns) {
-			s.Services = append(s.Services, sv)
-		}
-	}
-	for _, c := range l.Checks {
-		if here(c.From) {
-			s.Checks = append(s.Checks, c)
-		}
-	}
+	s.Services = placed(l.Services, func(sv *Service) bool { return here(sv.Netns) })
+	s.Checks = placed(l.Checks, func(c *Check) bool { return here(c.From) })
 	return s, nil
+}
+
+// placed keeps the sections of a kind that sit on this host.
+func placed[T any](all []T, here func(T) bool) []T {
+	var out []T
+	for _, x := range all {
+		if here(x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // OneMachine reports why the whole lab cannot be built on one machine, or
