@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,9 +29,21 @@ var ruleActionTypes = map[string]uint8{
 	"prohibit":    nl.FR_ACT_PROHIBIT,
 }
 
-func (ruleDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) ([]compose.Resource, error) {
+// observe dumps the rules of the nodes that want rules or had rules put in
+// them: a rule dump needs a socket of its own per namespace (see
+// ourRules), too dear for every node of a large lab that has none.
+func (ruleDriver) observe(s *session, snaps []*snapshot, desired []compose.Resource) ([]compose.Resource, error) {
+	nodes := slices.Clone(s.rec.RuleNodes)
+	for _, r := range desired {
+		if r.Kind == compose.KindRule {
+			nodes = append(nodes, r.Node)
+		}
+	}
 	var out []compose.Resource
 	for _, sn := range snaps {
+		if !slices.Contains(nodes, sn.node) {
+			continue
+		}
 		rs, err := dump(func() ([]compose.Resource, error) { return ourRules(s, sn.node) })
 		if err != nil {
 			return nil, fmt.Errorf("netns %s: rules: %w", s.nsName(sn.node), err)
@@ -247,6 +260,9 @@ func (d ruleDriver) create(s *session, r compose.Resource) error {
 	}
 	if err := h.RuleAdd(ru); err != nil {
 		return fmt.Errorf("rule %s in %s: add: %w", r.Name, r.Node, err)
+	}
+	if !slices.Contains(s.rec.RuleNodes, r.Node) {
+		s.rec.RuleNodes = append(s.rec.RuleNodes, r.Node)
 	}
 	return nil
 }

@@ -35,6 +35,9 @@ type record struct {
 	Nodes   []string                     `json:"nodes"`
 	Inodes  map[string]uint64            `json:"inodes,omitempty"`  // node -> namespace inode
 	Sysctls map[string]map[string]string `json:"sysctls,omitempty"` // node -> key -> original value
+	// RuleNodes are the nodes netcompose has put policy rules in: only
+	// their rules are dumped, so labs without rules pay nothing for them.
+	RuleNodes []string `json:"rule_nodes,omitempty"`
 }
 
 func labDir(lab string) string     { return filepath.Join(StateDir, lab) }
@@ -86,7 +89,8 @@ func (r *record) remove() error {
 }
 
 func (r *record) clone() *record {
-	c := &record{Lab: r.Lab, Nodes: slices.Clone(r.Nodes), Inodes: maps.Clone(r.Inodes), Sysctls: map[string]map[string]string{}}
+	c := &record{Lab: r.Lab, Nodes: slices.Clone(r.Nodes), Inodes: maps.Clone(r.Inodes), Sysctls: map[string]map[string]string{},
+		RuleNodes: slices.Clone(r.RuleNodes)}
 	for n, m := range r.Sysctls {
 		c.Sysctls[n] = map[string]string{}
 		for k, v := range m {
@@ -108,6 +112,7 @@ func (r *record) removeNode(node string) {
 	r.Nodes = slices.DeleteFunc(r.Nodes, func(n string) bool { return n == node })
 	delete(r.Inodes, node)
 	delete(r.Sysctls, node)
+	r.RuleNodes = slices.DeleteFunc(r.RuleNodes, func(n string) bool { return n == node })
 }
 
 // pin records the inode of the node's namespace as it is now.
