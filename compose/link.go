@@ -2,7 +2,6 @@ package compose
 
 import (
 	"net/netip"
-	"strconv"
 )
 
 // Veth is a [veth:NAME] section: a veth pair between two nodes.
@@ -164,4 +163,3 @@ func (r *reader) addr(key string) netip.Addr {
 	return a.Unmap()
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -134,20 +134,27 @@ func (r *reader) portRange(key string) string {
 	if v == "" {
 		return ""
 	}
-	a, b, isRange := strings.Cut(strings.ReplaceAll(v, "-", ":"), ":")
-	pa, err1 := port(a)
-	pb, err2 := pa, error(nil)
-	if isRange {
-		pb, err2 = port(b)
-	}
-	if err1 != nil || err2 != nil || pa > pb {
+	lo, hi, ok := ports(strings.ReplaceAll(v, "-", ":"), ":")
+	if !ok {
 		r.errorf(key, "%s: %q is not a port 1-65535 or a range a:b", key, v)
 		return ""
 	}
-	if isRange {
-		return itoa(pa) + ":" + itoa(pb)
+	if lo == hi {
+		return strconv.Itoa(lo)
 	}
-	return itoa(pa)
+	return strconv.Itoa(lo) + ":" + strconv.Itoa(hi)
+}
+
+// ports reads a port N or a range N<sep>M (1..65535, N <= M); a single
+// port is the range N..N.
+func ports(v, sep string) (lo, hi int, ok bool) {
+	a, b, isRange := strings.Cut(v, sep)
+	if !isRange {
+		b = a
+	}
+	lo, err1 := port(a)
+	hi, err2 := port(b)
+	return lo, hi, err1 == nil && err2 == nil && lo <= hi
 }
 
 func port(s string) (int, error) {

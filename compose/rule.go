@@ -129,13 +129,8 @@ func rulePrefix(v string) (netip.Prefix, error) {
 // portRange reads N or N-M (1..65535, N <= M) into its canonical form: N
 // when N = M.
 func portRange(v string) (string, error) {
-	lo, hi, isRange := strings.Cut(v, "-")
-	if !isRange {
-		hi = lo
-	}
-	a, aerr := strconv.Atoi(lo)
-	b, berr := strconv.Atoi(hi)
-	if aerr != nil || berr != nil || a < 1 || b > 65535 || a > b {
+	a, b, ok := ports(v, "-")
+	if !ok {
 		return "", fmt.Errorf("%q is not a port (1..65535) or a range N-M", v)
 	}
 	if a == b {
