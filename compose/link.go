@@ -162,4 +162,3 @@ func (r *reader) addr(key string) netip.Addr {
 	}
 	return a.Unmap()
 }
-
