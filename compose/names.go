@@ -104,3 +104,22 @@ func endpoint(s string) (node, ifname string, err error) {
 	}
 	return node, ifname, nil
 }
+
+// CheckName applies the name rule of lab, node and host names to a name
+// that arrives from anywhere else (a flag, a state record): the same rule
+// as in files, so that no name can ever reach a path outside its place.
+func CheckName(s string) error { return safeName(s) }
+
+// CheckStateKey checks a state key, "<lab>" or "<lab>@<host>", part by part.
+func CheckStateKey(key string) error {
+	lab, host, hasHost := strings.Cut(key, "@")
+	if err := safeName(lab); err != nil {
+		return fmt.Errorf("lab name: %w", err)
+	}
+	if hasHost {
+		if err := safeName(host); err != nil {
+			return fmt.Errorf("host name: %w", err)
+		}
+	}
+	return nil
+}

@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/compose/check"
+	"github.com/netcompose/netcompose/internal/check"
 	"github.com/netcompose/netcompose/compose/kernel"
 )
 

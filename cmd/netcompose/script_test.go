@@ -11,7 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/netcompose/netcompose/compose/kernel"
-	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/netcompose/netcompose/internal/nsrun"
 )
 
 func TestMain(m *testing.M) {

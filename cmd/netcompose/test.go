@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/compose/check"
+	"github.com/netcompose/netcompose/internal/check"
 	"github.com/netcompose/netcompose/compose/kernel"
 )
 

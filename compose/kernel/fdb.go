@@ -5,6 +5,8 @@ import (
 	"net"
 	"strings"
 
+	"github.com/netcompose/netcompose/internal/netlinksafe"
+
 	"github.com/netcompose/netcompose/compose"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -31,7 +33,7 @@ func (fdbDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) ([
 			if err != nil {
 				return nil, err
 			}
-			fdb, err := dump(func() ([]netlink.Neigh, error) { return h.NeighList(idx, unix.AF_BRIDGE) })
+			fdb, err := netlinksafe.Dump(func() ([]netlink.Neigh, error) { return h.NeighList(idx, unix.AF_BRIDGE) })
 			if err != nil {
 				return nil, fmt.Errorf("vxlan %s in %s: fdb: %w", vx.Name, sn.node, err)
 			}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/netcompose/netcompose/internal/netlinksafe"
+
 	"github.com/vishvananda/netlink"
 )
 
@@ -65,15 +67,15 @@ func (s *session) inspect(node string) (NodeStatus, error) {
 	if err != nil {
 		return st, err
 	}
-	links, err := dump(h.LinkList)
+	links, err := netlinksafe.Dump(h.LinkList)
 	if err != nil {
 		return st, fmt.Errorf("netns %s: links: %w", st.Namespace, err)
 	}
-	addrs, err := dump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
+	addrs, err := netlinksafe.Dump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return st, fmt.Errorf("netns %s: addresses: %w", st.Namespace, err)
 	}
-	routes, err := dump(func() ([]netlink.Route, error) { return h.RouteList(nil, netlink.FAMILY_ALL) })
+	routes, err := netlinksafe.Dump(func() ([]netlink.Route, error) { return h.RouteList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return st, fmt.Errorf("netns %s: routes: %w", st.Namespace, err)
 	}

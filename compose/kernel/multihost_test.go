@@ -15,8 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/compose/check"
-	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/netcompose/netcompose/internal/check"
+	"github.com/netcompose/netcompose/internal/nsrun"
 	"golang.org/x/sys/unix"
 )
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/netcompose/netcompose/internal/nsrun"
 )
 
 // netnsDriver manages the namespace <lab>-<node> of each node.

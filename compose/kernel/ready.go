@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netcompose/netcompose/internal/netlinksafe"
+
 	"github.com/netcompose/netcompose/compose"
 	"github.com/vishvananda/netlink"
 )
@@ -65,7 +67,7 @@ func (s *session) vethsDown(node string) ([]compose.End, error) {
 	if err != nil {
 		return nil, err
 	}
-	links, err := dump(h.LinkList)
+	links, err := netlinksafe.Dump(h.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("netns %s: list links: %w", s.nsName(node), err)
 	}

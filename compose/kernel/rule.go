@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/netcompose/netcompose/internal/netlinksafe"
+
 	"github.com/netcompose/netcompose/compose"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -44,7 +46,7 @@ func (ruleDriver) observe(s *session, snaps []*snapshot, desired []compose.Resou
 		if !slices.Contains(nodes, sn.node) {
 			continue
 		}
-		rs, err := dump(func() ([]compose.Resource, error) { return ourRules(s, sn.node) })
+		rs, err := netlinksafe.Dump(func() ([]compose.Resource, error) { return ourRules(s, sn.node) })
 		if err != nil {
 			return nil, fmt.Errorf("netns %s: rules: %w", s.nsName(sn.node), err)
 		}

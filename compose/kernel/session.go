@@ -1,13 +1,12 @@
 package kernel
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/netcompose/netcompose/internal/nsrun"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -173,19 +172,4 @@ func (s *session) owner(alias string) (k compose.Kind, name string, ok bool) {
 	}
 	kind, name, ok := strings.Cut(rest, ":")
 	return compose.Kind(kind), name, ok
-}
-
-// dumpRetries bounds how often an interrupted dump is retried.
-const dumpRetries = 10
-
-// dump runs a netlink dump, retrying it while the kernel reports that the
-// dump was interrupted by a concurrent change (NLM_F_DUMP_INTR), the one
-// place that handles netlink.ErrDumpInterrupted.
-func dump[T any](f func() (T, error)) (T, error) {
-	for i := 0; ; i++ {
-		v, err := f()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) || i == dumpRetries {
-			return v, err
-		}
-	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/netcompose/netcompose/internal/nsrun"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"

@@ -3,6 +3,8 @@ package kernel
 import (
 	"fmt"
 
+	"github.com/netcompose/netcompose/internal/netlinksafe"
+
 	"github.com/netcompose/netcompose/compose"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -32,7 +34,7 @@ func (s *session) snapshot(node string, sysctlKeys []string) (*snapshot, error) 
 		return nil, err
 	}
 	snap := &snapshot{node: node, byIndex: map[int]netlink.Link{}, owned: map[int]mark{}}
-	links, err := dump(h.LinkList)
+	links, err := netlinksafe.Dump(h.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("netns %s: links: %w", s.nsName(node), err)
 	}
@@ -45,13 +47,13 @@ func (s *session) snapshot(node string, sysctlKeys []string) (*snapshot, error) 
 	}
 	// Addresses are the lab's on its links and on lo (address.lo), which
 	// every namespace has: dump them always.
-	snap.addrs, err = dump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
+	snap.addrs, err = netlinksafe.Dump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, fmt.Errorf("netns %s: addresses: %w", s.nsName(node), err)
 	}
 	if len(snap.owned) > 0 {
 		// Neighbours are the lab's only on its links.
-		snap.neighs, err = dump(func() ([]netlink.Neigh, error) { return h.NeighList(0, netlink.FAMILY_ALL) })
+		snap.neighs, err = netlinksafe.Dump(func() ([]netlink.Neigh, error) { return h.NeighList(0, netlink.FAMILY_ALL) })
 		if err != nil {
 			return nil, fmt.Errorf("netns %s: neighbours: %w", s.nsName(node), err)
 		}
@@ -86,7 +88,7 @@ func (s *session) ourRoutes(h *netlink.Handle) ([]netlink.Route, error) {
 	filter := &netlink.Route{Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN}
 	mask := netlink.RT_FILTER_PROTOCOL | netlink.RT_FILTER_TABLE
 	strict := h.SetStrictCheck(true) == nil
-	rs, err := dump(func() ([]netlink.Route, error) { return h.RouteListFiltered(netlink.FAMILY_ALL, filter, mask) })
+	rs, err := netlinksafe.Dump(func() ([]netlink.Route, error) { return h.RouteListFiltered(netlink.FAMILY_ALL, filter, mask) })
 	if strict {
 		if err := h.SetStrictCheck(false); err != nil {
 			return nil, err

@@ -12,7 +12,7 @@ import (
 	"sort"
 
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/netcompose/netcompose/internal/nsrun"
 	"golang.org/x/sys/unix"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/netcompose/netcompose/internal/nsrun"
 )
 
 // sysctlDriver manages net.* sysctls inside a node. A sysctl becomes the

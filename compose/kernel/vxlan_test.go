@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/compose/check"
+	"github.com/netcompose/netcompose/internal/check"
 )
 
 // vxlanLab: h1 and h2 joined by an underlay veth (192.0.2.0/24); o1 and o2

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/netcompose/netcompose/internal/nsrun"
 )
 
 // want is what a test asserts about a result: pass or fail, and a

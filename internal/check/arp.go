@@ -11,11 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netcompose/netcompose/internal/netlinksafe"
+
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/netcompose/netcompose/internal/nsrun"
 )
 
 // arpPoll bounds one wait for a packet, so a cancelled ctx is noticed.
@@ -225,7 +227,7 @@ func arpSourceFor(s Spec) (arpSource, error) {
 		out.ip = ip
 		return out, nil
 	}
-	addrs, err := h.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := netlinksafe.Dump(func() ([]netlink.Addr, error) { return h.AddrList(link, netlink.FAMILY_V4) })
 	if err != nil {
 		return arpSource{}, fmt.Errorf("addresses of %s in %s: %w", a.Name, s.FromNetns, err)
 	}
@@ -243,7 +245,7 @@ func arpLabels(s Spec) map[string]string {
 	labels := map[string]string{}
 	if s.TargetNetns != "" {
 		if h, closeH, err := handleAt(s.TargetNetns); err == nil {
-			links, _ := h.LinkList()
+			links, _ := netlinksafe.Dump(h.LinkList)
 			for _, l := range links {
 				if mac := l.Attrs().HardwareAddr; len(mac) == 6 {
 					labels[mac.String()] = l.Attrs().Name

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/netcompose/netcompose/internal/netlinksafe"
+
 	"github.com/vishvananda/netlink"
 )
 
@@ -30,7 +32,7 @@ func neighbourHint(s Spec) string {
 	if hop.Is6() {
 		family = netlink.FAMILY_V6
 	}
-	neighs, err := h.NeighList(rt.LinkIndex, family)
+	neighs, err := netlinksafe.Dump(func() ([]netlink.Neigh, error) { return h.NeighList(rt.LinkIndex, family) })
 	if err != nil {
 		return ""
 	}

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/netcompose/netcompose/internal/nsrun"
 )
 
 // Result is the outcome of one check.

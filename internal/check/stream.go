@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/netcompose/netcompose/compose/nsrun"
+	"github.com/netcompose/netcompose/internal/nsrun"
 )
 
 // udpResend is how often a udp check repeats its datagram.
