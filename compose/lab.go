@@ -33,17 +33,43 @@ type Lab struct {
 	byName map[string]*Node // index of Nodes, built by Build
 }
 
-// Load reads the topology file at path and builds its lab.
-func Load(path string) (*Lab, error) {
-	f, err := loader.Load(path)
+// Load reads the topology file at path (opts go to the loader) and builds
+// its lab.
+func Load(path string, opts ...loader.Option) (*Lab, error) {
+	_, lab, err := LoadFile(path, opts...)
+	return lab, err
+}
+
+// LoadFile is Load that also returns the loaded file, for writing it back.
+// It reports every problem of the file in one run: a file the loader
+// found problems in is built all the same, to find the rest, and both are
+// returned together (with a nil file and lab).
+func LoadFile(path string, opts ...loader.Option) (*loader.File, *Lab, error) {
+	f, err := loader.Load(path, opts...)
+	lab, err := buildLoaded(f, err)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return Build(f)
+	return f, lab, nil
+}
+
+// buildLoaded builds f, which the loader returned with loadErr: a partial file
+// is built too, and its problems join the loader's. f may be nil (the
+// file could not be read).
+func buildLoaded(f *loader.File, loadErr error) (*Lab, error) {
+	if f == nil {
+		return nil, loadErr
+	}
+	lab, err := Build(f)
+	if loadErr != nil {
+		return nil, flatten(errors.Join(loadErr, err))
+	}
+	return lab, err
 }
 
 // Build turns loaded sections into a typed, validated lab. The error joins
-// one *loader.Error per problem found, each at its file and line.
+// one *loader.Error per problem found, each at its file and line. A
+// section the loader marked Partial is not blamed for keys it lacks.
 func Build(f *loader.File) (*Lab, error) {
 	lab := &Lab{Path: f.Path}
 	var errs []error

@@ -54,6 +54,13 @@ func newReader(s *loader.Section, globals map[string]loader.Pos) *reader {
 }
 
 func (r *reader) errorf(key, format string, args ...any) {
+	if r.s.Partial && key != "" {
+		if _, ok := r.s.Lookup(key); !ok {
+			// The loader reported why the section lacks keys (a failed
+			// use, a value that did not resolve): this would only echo it.
+			return
+		}
+	}
 	r.errs = append(r.errs, r.meta.errorf(key, format, args...))
 }
 

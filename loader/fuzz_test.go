@@ -30,7 +30,7 @@ func seed(f *testing.F, ext string) {
 // values.
 func fuzzLoad(t *testing.T, name string, data []byte) {
 	read := func(string) ([]byte, error) { return data, nil }
-	f, err := parse(name, data, read)
+	f, err := parse(name, data, read, options{})
 	if err != nil {
 		errLines(t, err) // every error must be a *Error
 		return
@@ -43,7 +43,7 @@ func fuzzLoad(t *testing.T, name string, data []byte) {
 		if err := w.write(&buf, f); err != nil {
 			continue // not every resolved value has a written form
 		}
-		back, err := parse(w.out, buf.Bytes(), read)
+		back, err := parse(w.out, buf.Bytes(), read, options{})
 		if err != nil {
 			t.Fatalf("reload of written file failed: %v\n%s", err, buf.String())
 		}

@@ -60,9 +60,9 @@ func errLines(t *testing.T, err error) []string {
 	return lines
 }
 
-// loadFiles writes files into a fresh directory and loads the first
-// name, lab.ini or lab.yaml. Error texts have the directory replaced by $DIR.
-func loadFiles(t *testing.T, files map[string]string) (*File, []string) {
+// loadFiles writes files into a fresh directory and loads lab.ini or
+// lab.yaml with opts. Error texts have the directory replaced by $DIR.
+func loadFiles(t *testing.T, files map[string]string, opts ...Option) (*File, []string) {
 	t.Helper()
 	dir := t.TempDir()
 	top := ""
@@ -81,7 +81,7 @@ func loadFiles(t *testing.T, files map[string]string) (*File, []string) {
 	if top == "" {
 		t.Fatal("no lab.ini or lab.yaml")
 	}
-	f, err := Load(top)
+	f, err := Load(top, opts...)
 	lines := errLines(t, err)
 	for i := range lines {
 		lines[i] = strings.ReplaceAll(lines[i], dir, "$DIR")

@@ -32,21 +32,24 @@ func parseINI(f *rawFile, data []byte) {
 		cur         *rawSection // nil before the first header
 		opt         = -1        // index in cur.opts of the key being continued; -2: a refused key
 		lines       []string    // continuation lines of that key
+		linenos     []int       // the line each of them is on
 		indentLevel = 0
 		warnedHead  = false
 	)
 	flush := func() {
 		if cur != nil && opt >= 0 {
-			cur.opts.vals[opt].value = strings.TrimRightFunc(strings.Join(lines, "\n"), pySpace)
+			v := strings.TrimRightFunc(strings.Join(lines, "\n"), pySpace)
+			cur.opts.vals[opt].value = v
+			cur.opts.vals[opt].lines = linenos[:strings.Count(v, "\n")+1]
 		}
-		opt, lines = -1, nil
+		opt, lines, linenos = -1, nil, nil
 	}
 	for n, line := range strings.Split(text, "\n") {
 		lineno := n + 1
 		value := pyTrim(line)
 		if value == "" {
 			if opt != -1 {
-				lines = append(lines, "")
+				lines, linenos = append(lines, ""), append(linenos, lineno)
 			}
 			continue
 		}
@@ -55,7 +58,7 @@ func parseINI(f *rawFile, data []byte) {
 		}
 		indent := strings.IndexFunc(line, func(r rune) bool { return !pySpace(r) })
 		if cur != nil && opt != -1 && indent > indentLevel {
-			lines = append(lines, value)
+			lines, linenos = append(lines, value), append(linenos, lineno)
 			continue
 		}
 		indentLevel = indent
@@ -84,20 +87,22 @@ func parseINI(f *rawFile, data []byte) {
 		if delim < 0 {
 			flush()
 			f.errorf(lineno, cur.id, "expected key = value, found %q", value)
+			cur.partial = true
 			continue
 		}
 		key := strings.TrimRightFunc(value[:delim], pySpace)
 		if key == "" {
 			flush()
 			f.errorf(lineno, cur.id, "key missing before %q", value[delim:delim+1])
+			cur.partial = true
 			continue
 		}
 		flush()
 		opt = -2
-		if f.addOpt(cur, key, "", lineno) {
+		if f.addOpt(cur, key, "", lineno, nil) {
 			opt = len(cur.opts.vals) - 1
 		}
-		lines = []string{pyTrim(value[delim+1:])}
+		lines, linenos = []string{pyTrim(value[delim+1:])}, []int{lineno}
 	}
 	flush()
 }

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,11 +19,26 @@ func knownType(t string) bool {
 }
 
 // rawOpt is one key as written, before interpolation. value holds the
-// continuation lines joined with "\n", as ConfigParser joins them.
+// continuation lines joined with "\n", as ConfigParser joins them; lines
+// holds the line each of them is on (in INI the first is the key's), so
+// that a problem on a continuation line is reported on that line.
 type rawOpt struct {
 	key   string
 	value string
 	line  int
+	lines []int
+}
+
+// lineOf is the line of o's value that err, an interpolation error of
+// the value, is on: the key's line unless err knows its place.
+func (o rawOpt) lineOf(err error) int {
+	var at *atOffset
+	if errors.As(err, &at) && at.off <= len(o.value) {
+		if i := strings.Count(o.value[:at.off], "\n"); i < len(o.lines) {
+			return o.lines[i]
+		}
+	}
+	return o.line
 }
 
 // rawSection is a section as written in one file.
@@ -32,6 +48,9 @@ type rawSection struct {
 	name string
 	line int
 	opts ordered[rawOpt]
+	// partial: a key of the section was refused while parsing (reported),
+	// so the section lacks keys it was written with.
+	partial bool
 }
 
 // rawFile is one parsed file, INI or YAML, before resolution.
@@ -102,8 +121,9 @@ func (f *rawFile) openSection(header string, line int) *rawSection {
 }
 
 // addOpt records key in s, refusing duplicates as ConfigParser's strict
-// mode does. It reports false when the key was refused.
-func (f *rawFile) addOpt(s *rawSection, key, value string, line int) bool {
+// mode does. It reports false when the key was refused. lines are the
+// lines of value's lines, when known.
+func (f *rawFile) addOpt(s *rawSection, key, value string, line int, lines []int) bool {
 	if first, ok := s.opts.find(key); ok {
 		f.errorf(line, s.id, "duplicate key %q (first at line %d)", key, s.opts.vals[first].line)
 		return false
@@ -118,7 +138,7 @@ func (f *rawFile) addOpt(s *rawSection, key, value string, line int) bool {
 			return false
 		}
 	}
-	s.opts.put(rawOpt{key: key, value: value, line: line})
+	s.opts.put(rawOpt{key: key, value: value, line: line, lines: lines})
 	return true
 }
 

@@ -3,6 +3,8 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -19,6 +21,9 @@ type loader struct {
 	// keys counts the values resolved so far: use = BIG in many sections
 	// multiplies them, so the count is bounded by maxKeys.
 	keys int
+	// partial is set when a problem was found (or met again) while
+	// resolving the current top-level section.
+	partial bool
 }
 
 // maxKeys bounds the values one load resolves (in all its sections) and
@@ -34,11 +39,15 @@ type link struct {
 // result is a section resolved through its use chain.
 type result struct {
 	values ordered[Value] // local_conf in PasteDeploy's terms
-	sets   ordered[Value] // global overrides from set, the using section's winning
-	use    string         // builtin:KIND, when the chain ends in one
+	// globals is PasteDeploy's global_conf for the section as its
+	// factory would get it: the globals handed down, those of the
+	// templates it reaches, and every set, the using section's winning.
+	globals map[string]string
+	use     string // builtin:KIND, when the chain ends in one
 }
 
 func (l *loader) report(f *rawFile, line int, section string, err error) {
+	l.partial = true
 	if errors.Is(err, errBroken) {
 		return
 	}
@@ -54,20 +63,29 @@ func (l *loader) report(f *rawFile, line int, section string, err error) {
 // scope is one loaded instance of a file, as a PasteDeploy ConfigLoader
 // is: its [DEFAULT] resolved as NicerConfigParser.defaults does, each
 // value interpolated against [DEFAULT] itself plus here and __file__ of the
-// file. A file reached through use = config:... is a fresh instance whose
-// [DEFAULT] is filled with the using section's globals for the names it
-// lacks (ConfigLoader.update_defaults with overwrite=False); those are
-// taken as already resolved. A same-file use stays in its scope.
+// file, and fill for the names it lacks (ConfigLoader.update_defaults with
+// overwrite=False): for a file reached through use = config:..., the
+// globals of the using section; for the top-level file, the caller's
+// globals (PasteDeploy's global_conf of loadapp). A same-file use stays in
+// its scope.
 type scope struct {
 	f    *rawFile
 	defs map[string]string
 	bad  map[string]bool // [DEFAULT] keys that failed to resolve (reported)
+	// caller holds the caller's globals, in the top-level scope only.
+	caller map[string]*Value
 }
 
-func (l *loader) scope(f *rawFile, fill map[string]string) *scope {
-	if fill == nil && f.top != nil {
-		return f.top
-	}
+// site is where a scope's fill comes from: the use line that reached the
+// file.
+type site struct {
+	f       *rawFile
+	line    int
+	section string
+	use     string
+}
+
+func (l *loader) scope(f *rawFile, fill map[string]string, caller map[string]*Value, at *site) *scope {
 	defs := make(map[string]string, len(f.defaults.opts.vals)+2+len(fill))
 	bad := map[string]bool{}
 	ip := l.newInterp(func(name string) (entry, bool) {
@@ -75,7 +93,7 @@ func (l *loader) scope(f *rawFile, fill map[string]string) *scope {
 			return entry{broken: true}, true
 		}
 		if o, ok := f.defaults.opts.lookup(name); ok {
-			return entry{raw: o.value}, true
+			return entry{raw: o.value, hidden: caller[name]}, true
 		}
 		switch name {
 		case "here":
@@ -83,13 +101,16 @@ func (l *loader) scope(f *rawFile, fill map[string]string) *scope {
 		case "__file__":
 			return entry{raw: f.abs, literal: true}, true
 		}
+		// Filled values are interpolated again, as ConfigParser does
+		// with whatever is in its defaults: a "%%" that resolved to "%"
+		// in the using file is a "%" here.
 		v, ok := fill[name]
-		return entry{raw: v, literal: true}, ok
+		return entry{raw: v}, ok
 	})
 	for _, o := range f.defaults.opts.vals {
 		v, err := ip.option(o.key)
 		if err != nil {
-			l.report(f, o.line, "DEFAULT", fmt.Errorf("%s: %w", o.key, err))
+			l.report(f, o.lineOf(err), "DEFAULT", fmt.Errorf("%s: %w", o.key, err))
 			bad[o.key] = true
 			continue
 		}
@@ -100,28 +121,40 @@ func (l *loader) scope(f *rawFile, fill map[string]string) *scope {
 		}
 		defs[o.key] = v
 	}
-	for k, v := range fill {
-		if _, ok := defs[k]; !ok && !bad[k] {
-			defs[k] = v
+	for _, k := range slices.Sorted(maps.Keys(fill)) {
+		if _, ok := defs[k]; ok || bad[k] || k == "here" || k == "__file__" {
+			continue
 		}
+		raw := fill[k]
+		v, err := ip.option(k)
+		if err != nil {
+			// NicerConfigParser.defaults interpolates every default, so
+			// PasteDeploy fails on such a value even if nothing reads it.
+			if at != nil {
+				l.report(at.f, at.line, at.section, fmt.Errorf("use = %s: the global %s = %q is interpolated again in %s, as PasteDeploy does: %w", at.use, k, raw, f.path, err))
+			}
+			bad[k] = true
+			continue
+		}
+		defs[k] = v
 	}
 	defs["here"] = f.dir
 	defs["__file__"] = f.abs
-	sc := &scope{f: f, defs: defs, bad: bad}
-	if fill == nil {
-		f.top = sc
-	}
-	return sc
+	return &scope{f: f, defs: defs, bad: bad, caller: caller}
 }
 
 // resolve is PasteDeploy's ConfigLoader.get_context for section s of f,
-// with outer the global_conf handed down by a using section (nil at the
-// top level), plus the checks where PasteDeploy silently goes wrong.
+// with outer the global_conf handed down by a using section (at the top
+// level, the caller's globals), plus the checks where PasteDeploy silently
+// goes wrong.
 func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chain []link) *result {
 	f, defs, bad := sc.f, sc.defs, sc.bad
+	if s.partial {
+		l.partial = true
+	}
 	if l.keys += len(s.opts.vals); l.keys > maxKeys {
 		l.report(f, s.line, s.id, fmt.Errorf("the lab resolves to more than %d keys", maxKeys))
-		return &result{}
+		return &result{globals: maps.Clone(defs)}
 	}
 	ip := l.newInterp(func(name string) (entry, bool) {
 		if o, ok := s.opts.lookup(name); ok {
@@ -131,10 +164,16 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 			return entry{broken: true}, true
 		}
 		v, ok := defs[name]
-		return entry{raw: v, literal: true}, ok
+		e := entry{raw: v, literal: true}
+		if _, own := f.defaults.opts.lookup(name); own {
+			e.hidden = sc.caller[name]
+		}
+		return e, ok
 	})
-	res := &result{}
-	var local ordered[Value]
+	var (
+		local ordered[Value]
+		sets  ordered[Value]
+	)
 	type get struct {
 		key, global string
 		line        int
@@ -143,7 +182,7 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 	for _, o := range s.opts.vals {
 		v, err := ip.option(o.key)
 		if err != nil {
-			l.report(f, o.line, s.id, fmt.Errorf("%s: %w", o.key, err))
+			l.report(f, o.lineOf(err), s.id, fmt.Errorf("%s: %w", o.key, err))
 			continue
 		}
 		pos := Pos{File: f.path, Line: o.line}
@@ -155,39 +194,38 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 				continue
 			}
 			if o.key[0] == 's' {
-				res.sets.put(Value{Key: name, Value: v, Pos: pos})
+				sets.put(Value{Key: name, Value: v, Pos: pos})
 			} else {
 				gets = append(gets, get{key: name, global: v, line: o.line})
 			}
 		default:
 			if _, ok := defs[o.key]; ok {
-				_, own := f.defaults.opts.lookup(o.key)
-				l.report(f, o.line, s.id, shadowed(o.key, o.value, own))
+				l.report(f, o.line, s.id, sc.shadowed(o.key, o.value))
 				continue
 			}
 			local.put(Value{Key: o.key, Value: v, Pos: pos})
 		}
 	}
-	// PasteDeploy's global_conf, which get reads: this file's [DEFAULT],
-	// overridden by the global_conf the using section hands down
-	// (ConfigLoader.get_context: defaults.copy().update(global_conf)), then
-	// by this section's sets. Interpolation is another matter: it reads
-	// this file's own [DEFAULT] first (update_defaults without overwrite).
-	global := func(name string) (string, bool) {
-		if v, ok := res.sets.lookup(name); ok {
-			return v.Value, true
-		}
-		if v, ok := outer[name]; ok {
-			return v, true
-		}
-		v, ok := defs[name]
-		return v, ok
+	// PasteDeploy's global_conf, which get reads and a template is handed:
+	// this file's [DEFAULT], overridden by the global_conf the using
+	// section hands down (ConfigLoader.get_context:
+	// defaults.copy().update(global_conf)), then by this section's sets.
+	// Interpolation is another matter: it reads this file's own [DEFAULT]
+	// first (update_defaults without overwrite).
+	gc := maps.Clone(defs)
+	for k, v := range outer {
+		gc[k] = v
+	}
+	for _, v := range sets.vals {
+		gc[v.Key] = v.Value
 	}
 	for _, g := range gets {
-		v, ok := global(g.global)
+		v, ok := gc[g.global]
 		if !ok {
 			if !bad[g.global] {
 				l.report(f, g.line, s.id, fmt.Errorf("get %s = %s: no global %q", g.key, g.global, g.global))
+			} else {
+				l.partial = true
 			}
 			continue
 		}
@@ -195,52 +233,49 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 	}
 	use, ok := local.take("use")
 	if !ok {
-		res.values = local
-		return res
+		return &result{values: local, globals: gc}
 	}
 	if s.typ == "pipeline" {
 		// PasteDeploy's _pipeline_app_context never looks at use.
 		l.report(f, use.Pos.Line, s.id, errors.New("a pipeline takes no use (PasteDeploy would refuse it as an extra setting); list the stages in pipeline ="))
-		res.values = local
-		return res
-	}
-	gc := make(map[string]string, len(outer)+len(defs)+len(res.sets.vals))
-	for k, v := range outer {
-		gc[k] = v
-	}
-	for k, v := range defs {
-		gc[k] = v
-	}
-	for _, v := range res.sets.vals {
-		gc[v.Key] = v.Value
+		return &result{values: local, globals: gc}
 	}
 	inner := l.use(sc, s, use, gc, chain)
 	if inner == nil {
-		res.values = local
-		return res
+		return &result{values: local, globals: gc}
+	}
+	if inner.globals == nil {
+		inner.globals = gc // builtin: ends the chain here
+	} else {
+		// ConfigLoader._context_from_use: the template's global_conf,
+		// updated with this section's sets, keeping this file's __file__.
+		for _, v := range sets.vals {
+			inner.globals[v.Key] = v.Value
+		}
+		inner.globals["__file__"] = gc["__file__"]
 	}
 	for _, v := range local.vals {
 		inner.values.put(v)
 	}
-	for _, v := range res.sets.vals {
-		inner.sets.put(v)
-	}
 	return inner
 }
 
-// shadowed is the error for a plain key that is also a global; own tells
-// whether the global is in this file's [DEFAULT] (else a template file
-// got it from the file that uses it).
-func shadowed(key, raw string, own bool) error {
+// shadowed is the error for a plain key that is also a global of sc:
+// one of its file's [DEFAULT], one the caller gave, or one the file using
+// this template hands down.
+func (sc *scope) shadowed(key, raw string) error {
 	v := raw
 	if v == "" || strings.ContainsRune(v, '\n') || len(v) > 40 {
 		v = "v"
 	}
+	_, own := sc.f.defaults.opts.lookup(key)
 	switch {
 	case key == "here" || key == "__file__":
 		return fmt.Errorf("%q is a global set by the loader, and PasteDeploy silently ignores it in a section; use \"set %s = %s\" to override it, or choose another name", key, key, v)
-	case !own:
-		return fmt.Errorf("%q is a global of the file using this template, and PasteDeploy silently ignores it here; use \"set %s = %s\" to override it, or choose another name", key, key, v)
+	case own:
+		return fmt.Errorf("%q is also a [DEFAULT] key, and PasteDeploy silently ignores it in a section; use \"set %s = %s\" to override [DEFAULT]", key, key, v)
+	case sc.caller[key] != nil:
+		return fmt.Errorf("%q is also a global given from outside (%s), and PasteDeploy silently ignores it in a section; use \"set %s = %s\" to override it, or choose another name", key, callerName(sc.caller[key]), key, v)
 	}
-	return fmt.Errorf("%q is also a [DEFAULT] key, and PasteDeploy silently ignores it in a section; use \"set %s = %s\" to override [DEFAULT]", key, key, v)
+	return fmt.Errorf("%q is a global of the file using this template, and PasteDeploy silently ignores it here; use \"set %s = %s\" to override it, or choose another name", key, key, v)
 }

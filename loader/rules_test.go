@@ -69,7 +69,9 @@ func TestRules(t *testing.T) {
 				"u/u.yaml":    "netns:m:\n  w: \"%(x)s\"\n",
 				"unused.yaml": "",
 			},
-			want: view{"DEFAULT": {"x": "outer"}, "netns:a": {"v": "inner $DIR/t"}, "netns:b": {"w": "inner"}},
+			// [netns:b] reaches u.yaml through t.ini, which hands down
+			// the outer x over its own: u.yaml lacks x, so %(x)s reads it.
+			want: view{"DEFAULT": {"x": "outer"}, "netns:a": {"v": "inner $DIR/t"}, "netns:b": {"w": "outer"}},
 		},
 		{
 			name: "globals of the using file fill names a template lacks",

@@ -30,17 +30,27 @@ type Section struct {
 	// use = builtin:..., else "" (same-file and config: uses are resolved
 	// away into Values).
 	Use string
-	// Globals seen by this section: [DEFAULT] of the file given on the
-	// command line, with this section's `set` overrides applied.
+	// Globals seen by this section, PasteDeploy's global_conf: [DEFAULT]
+	// of the top-level file (with here and __file__), overridden by the
+	// globals given WithGlobals; the [DEFAULT] keys of templates it
+	// reaches through use = config:... for names not already there; and
+	// every `set` on its use chain, the using section's winning.
 	Globals map[string]string
+	// Partial is true when a problem was reported while resolving the
+	// section (in it or in a template it uses): keys may be missing, so a
+	// reader should not also complain that they are.
+	Partial bool
 }
 
 // File is a loaded topology file: only the sections of the top-level file
 // become resources; sections reached through use = config:... are templates
 // and are not listed.
 type File struct {
-	Path     string     // absolute path of the top-level file
-	Globals  []Value    // [DEFAULT], without the implicit here and __file__
+	Path string // absolute path of the top-level file
+	// Globals is [DEFAULT], without the implicit here and __file__, with
+	// the values given WithGlobals (at their Pos) in place of the file's,
+	// and after them those [DEFAULT] lacks.
+	Globals  []Value
 	Sections []*Section // in file order
 }
 

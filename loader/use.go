@@ -76,7 +76,7 @@ func (l *loader) use(sc *scope, s *rawSection, use Value, gc map[string]string, 
 		return nil
 	}
 	if f2 != f {
-		sc = l.scope(f2, gc)
+		sc = l.scope(f2, gc, nil, &site{f: f, line: line, section: s.id, use: use.Value})
 	}
 	return l.resolve(sc, s2, gc, chain)
 }
@@ -144,8 +144,12 @@ func (l *loader) parse(shown, abs string, data []byte) *rawFile {
 		parseINI(f, data)
 	}
 	for _, e := range f.errs {
-		l.seen[e.Error()] = true
-		l.errs = append(l.errs, e)
+		// One problem can show up more than once (YAML items of one line,
+		// aliases): report each text once.
+		if !l.seen[e.Error()] {
+			l.seen[e.Error()] = true
+			l.errs = append(l.errs, e)
+		}
 	}
 	return f
 }

@@ -73,66 +73,92 @@ func yamlSection(f *rawFile, s *rawSection, v *yaml.Node) {
 	}
 	if v.Kind != yaml.MappingNode {
 		f.errorf(v.Line, s.id, "yaml: a section must be a mapping of keys")
+		s.partial = true
 		return
 	}
 	if f.yamlKeys += len(v.Content) / 2; f.yamlKeys > maxKeys {
 		f.errorf(v.Line, s.id, "yaml: more than %d keys (through aliases?)", maxKeys)
+		s.partial = true
 		return
 	}
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, val := deref(v.Content[i]), deref(v.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
 			f.errorf(k.Line, s.id, "yaml: a key must be a string")
+			s.partial = true
 			continue
 		}
 		if k.Tag == "!!merge" {
 			f.errorf(k.Line, s.id, "yaml: merge keys (<<) are not supported; use \"use\"")
+			s.partial = true
 			continue
 		}
 		if err := iniKey(k.Value); err != nil {
 			f.errorf(k.Line, s.id, "yaml: %v", err)
+			s.partial = true
 			continue
 		}
-		text, ok := yamlValue(f, s, val, k.Line)
+		text, lines, ok := yamlValue(f, s, val, k.Line)
 		if !ok {
+			s.partial = true
 			continue
 		}
-		f.addOpt(s, k.Value, text, k.Line)
+		f.addOpt(s, k.Value, text, k.Line, lines)
 	}
 }
 
-func yamlValue(f *rawFile, s *rawSection, v *yaml.Node, line int) (string, bool) {
-	var lines []string
+// yamlValue is the INI form of the value of the key at line, and the line
+// each of its lines comes from: a list item's own line, a line of a
+// literal block (|) its line in the block, else the value's line.
+func yamlValue(f *rawFile, s *rawSection, v *yaml.Node, line int) (string, []int, bool) {
+	var (
+		lines   []string
+		linenos []int
+	)
+	add := func(n *yaml.Node) {
+		if n.Tag == "!!null" {
+			lines, linenos = append(lines, ""), append(linenos, n.Line)
+			return
+		}
+		for j, l := range strings.Split(n.Value, "\n") {
+			lines = append(lines, l)
+			if n.Style&yaml.LiteralStyle != 0 {
+				linenos = append(linenos, n.Line+1+j)
+			} else {
+				linenos = append(linenos, n.Line)
+			}
+		}
+	}
 	switch v.Kind {
 	case yaml.ScalarNode:
 		if v.Tag != "!!null" {
-			lines = strings.Split(v.Value, "\n")
+			add(v)
 		}
 	case yaml.SequenceNode:
 		for _, item := range v.Content {
 			item = deref(item)
 			if item.Kind != yaml.ScalarNode {
-				f.errorf(line, s.id, "yaml: list items must be scalars")
-				return "", false
+				f.errorf(item.Line, s.id, "yaml: list items must be scalars")
+				return "", nil, false
 			}
-			if item.Tag != "!!null" {
-				lines = append(lines, strings.Split(item.Value, "\n")...)
-			} else {
-				lines = append(lines, "")
-			}
+			add(item)
 		}
 	default:
 		f.errorf(line, s.id, "yaml: a value must be a scalar or a list of scalars")
-		return "", false
+		return "", nil, false
 	}
 	for i, l := range lines {
 		lines[i] = pyTrim(l)
 		if i > 0 && lines[i] != "" && (lines[i][0] == '#' || lines[i][0] == ';') {
-			f.errorf(line, s.id, "yaml: value line %q would be a comment in INI", lines[i])
-			return "", false
+			f.errorf(linenos[i], s.id, "yaml: value line %q would be a comment in INI", lines[i])
+			return "", nil, false
 		}
 	}
-	return strings.TrimRightFunc(strings.Join(lines, "\n"), pySpace), true
+	text := strings.TrimRightFunc(strings.Join(lines, "\n"), pySpace)
+	if len(lines) == 0 {
+		return text, []int{line}, true
+	}
+	return text, linenos[:strings.Count(text, "\n")+1], true
 }
 
 // iniKey reports whether key can be written as an INI key that

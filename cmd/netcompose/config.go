@@ -17,11 +17,7 @@ func newConfigCmd() *cobra.Command {
 		Short: "Print the fully resolved lab (DEFAULT, set, get, use and interpolation applied)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := loader.Load(args[0])
-			if err != nil {
-				return err
-			}
-			lab, err := compose.Build(f)
+			f, lab, err := loadLabFile(args[0])
 			if err != nil {
 				return err
 			}
@@ -50,7 +46,7 @@ func newGraphCmd() *cobra.Command {
 		Short: "Draw the lab as a Graphviz DOT or Mermaid graph",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lab, err := compose.Load(args[0])
+			lab, err := loadLab(args[0])
 			if err != nil {
 				return err
 			}

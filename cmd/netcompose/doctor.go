@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/kmod"
 )
 
@@ -18,7 +17,7 @@ func newDoctorCmd() *cobra.Command {
 			features := kmod.Known()
 			var extra []kmod.Module
 			if len(args) == 1 {
-				lab, err := compose.Load(args[0])
+				lab, err := loadLab(args[0])
 				if err != nil {
 					return err
 				}

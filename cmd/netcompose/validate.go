@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/netcompose/netcompose/compose"
 )
 
 func newValidateCmd() *cobra.Command {
@@ -17,7 +15,7 @@ func newValidateCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var errs []error
 			for _, path := range args {
-				lab, err := compose.Load(path)
+				lab, err := loadLab(path)
 				if err != nil {
 					errs = append(errs, err)
 					continue
