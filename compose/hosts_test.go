@@ -57,12 +57,12 @@ func TestForHostOverlay(t *testing.T) {
 		want []Resource
 	}{
 		{"m1", []Resource{
-			{Kind: KindNetns, Node: "n1"},
+			{Kind: KindNetns, Node: "n1", Attrs: map[string]string{"lo.up": "true"}},
 			tunnel("n1", "192.0.2.1", "192.0.2.2"),
 			{Kind: KindAddr, Node: "n1", Name: "eth0/10.42.0.1/24"},
 		}},
 		{"m2", []Resource{
-			{Kind: KindNetns, Node: "n2"},
+			{Kind: KindNetns, Node: "n2", Attrs: map[string]string{"lo.up": "true"}},
 			tunnel("n2", "192.0.2.2", "192.0.2.1"),
 			{Kind: KindAddr, Node: "n2", Name: "eth0/10.42.0.2/24"},
 		}},

@@ -236,9 +236,9 @@ neighbors = 10.0.0.9 02:AA:00:00:00:01 dev eth0
 	}
 	type m = map[string]string
 	want := []Resource{
-		{Kind: KindNetns, Node: "r1"},
-		{Kind: KindNetns, Node: "r2"},
-		{Kind: KindNetns, Node: "sw"},
+		{Kind: KindNetns, Node: "r1", Attrs: map[string]string{"lo.up": "true"}},
+		{Kind: KindNetns, Node: "r2", Attrs: map[string]string{"lo.up": "true"}},
+		{Kind: KindNetns, Node: "sw", Attrs: map[string]string{"lo.up": "true"}},
 		{Kind: KindVeth, Name: "r1-r2", Attrs: m{"a.node": "r1", "a.ifname": "eth0", "a.up": "true", "b.node": "r2", "b.ifname": "eth0", "b.up": "true", "mtu": "9000"}},
 		{Kind: KindVeth, Name: "up", Attrs: m{"a.node": "r1", "a.ifname": "eth1", "a.up": "true", "b.node": "sw", "b.ifname": "up", "b.up": "true", "mtu": "1500"}},
 		{Kind: KindBridge, Node: "sw", Name: "br0", Attrs: m{"mtu": "1500", "stp": "on", "up": "true"}},

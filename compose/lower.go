@@ -88,7 +88,8 @@ func (l *Lab) Resources() []Resource {
 	ifaces := l.interfaces()
 
 	for _, n := range l.Nodes {
-		add(KindNetns, n.Name, "", nil)
+		// lo is every namespace's own link: up, as apply leaves it.
+		add(KindNetns, n.Name, "", map[string]string{"lo.up": "true"})
 		for _, rt := range n.Routes {
 			// via is always present, empty for an on-link route, so that
 			// dropping a gateway from the file is a change (Diff compares

@@ -3,6 +3,7 @@ package compose
 import (
 	"errors"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -49,13 +50,14 @@ type Pipeline struct {
 }
 
 // filterKeys are the keys each builtin filter kind reads.
+// They match internal/nfqueue/filter, which runs them.
 var filterKeys = map[string][]string{
 	"log":       {"prefix"},
 	"accept":    {},
 	"drop":      {},
-	"match":     {"protocol", "source", "destination", "sport", "dport", "contains", "verdict"},
-	"ratelimit": {"rate", "burst"},
-	"mark":      {"mark"},
+	"match":     {"protocol", "source", "destination", "sport", "dport", "contains", "regex", "verdict"},
+	"ratelimit": {"rate", "burst", "per"},
+	"mark":      {"mark", "connmark"},
 	"count":     {},
 }
 
@@ -186,6 +188,14 @@ func readFilter(r *reader) *Filter {
 		r.prefixOrAddr("destination")
 		r.portRange("sport")
 		r.portRange("dport")
+		if v, ok := f.Args["contains"]; ok && v == "" {
+			r.errorf("contains", "contains: empty (the payload bytes to look for)")
+		}
+		if v, ok := f.Args["regex"]; ok {
+			if _, err := regexp.Compile(v); err != nil {
+				r.errorf("regex", "regex: %v", err)
+			}
+		}
 		r.oneOf("verdict", "drop", "accept", "drop", "continue")
 	case "ratelimit":
 		r.integer("rate", 1, 1<<30, 0)
@@ -193,9 +203,19 @@ func readFilter(r *reader) *Filter {
 		if f.Args["rate"] == "" {
 			r.errorf("rate", "rate: missing (packets per second)")
 		}
+		r.oneOf("per", "", "source")
 	case "mark":
-		if _, err := strconv.ParseUint(f.Args["mark"], 0, 32); err != nil {
-			r.errorf("mark", "mark: %q is not a 32-bit number", f.Args["mark"])
+		_, hasMark := f.Args["mark"]
+		_, hasConn := f.Args["connmark"]
+		if !hasMark && !hasConn {
+			r.errorf("mark", "mark: missing (mark, connmark or both: 32-bit numbers, 0x allowed)")
+		}
+		for _, k := range []string{"mark", "connmark"} {
+			if v, ok := f.Args[k]; ok {
+				if _, err := strconv.ParseUint(v, 0, 32); err != nil {
+					r.errorf(k, "%s: %q is not a 32-bit number", k, v)
+				}
+			}
 		}
 	}
 	f.Meta = r.meta

@@ -61,6 +61,9 @@ func (c Change) Resource() Resource {
 type Plan struct {
 	Lab     string   `json:"lab"`
 	Changes []Change `json:"changes"`
+	// Prior is the observed state the plan was made from (Terraform's
+	// prior state): what a failed apply rolls back to, side effects and all.
+	Prior []Resource `json:"-"`
 }
 
 // Empty reports whether the plan changes nothing.
@@ -156,7 +159,7 @@ func Diff(lab string, desired, actual []Resource) Plan {
 		d, ok := want[id]
 		switch {
 		case !ok:
-			changes[id] = Change{Action: Delete, ID: id, Before: ptr(a)}
+			changes[id] = Change{Action: Delete, ID: id, Before: ptr(a), Reason: deleteReason(a)}
 		case forcesReplace(d, a):
 			changes[id] = Change{Action: Replace, ID: id, Before: ptr(a), After: ptr(d), Reason: replaceReason(d, a)}
 		case !sameAttrs(d, a):
@@ -196,7 +199,7 @@ func Diff(lab string, desired, actual []Resource) Plan {
 		}
 	}
 
-	out := Plan{Lab: lab, Changes: make([]Change, 0, len(changes))}
+	out := Plan{Lab: lab, Changes: make([]Change, 0, len(changes)), Prior: actual}
 	for _, id := range slices.Sorted(maps.Keys(changes)) {
 		out.Changes = append(out.Changes, changes[id])
 	}
@@ -229,6 +232,12 @@ func forcesReplace(desired, actual Resource) bool {
 	return replaceReason(desired, actual) != ""
 }
 
+// deleteReason explains a delete where it may surprise: the lab owns its
+// links whole, as nmstate owns the interfaces it manages, so an address
+// or a static neighbour on one of them (or on lo of its own namespaces)
+// that the file does not name goes, even one added by hand.
+func deleteReason(actual Resource) string { return actual.Kind.Info().DeleteReason }
+
 func replaceReason(desired, actual Resource) string {
 	for _, k := range slices.Sorted(maps.Keys(desired.Attrs)) {
 		if ForcesReplace(desired.Kind, k) && actual.Attrs[k] != desired.Attrs[k] {
@@ -253,8 +262,11 @@ func markRemoved(c Change, nodes map[string]bool, ends map[End]bool) {
 }
 
 // onRemoved reports whether r disappears with a removed node or interface.
+// What a process holds (KindInfo.Held) never does: it is deleted on its
+// own, before the node.
 func onRemoved(r Resource, nodes map[string]bool, ends map[End]bool) bool {
-	if r.Kind == KindNetns {
+	info := r.Kind.Info()
+	if r.Kind == KindNetns || info.Held {
 		return false
 	}
 	if nodes[r.Node] {
@@ -265,10 +277,7 @@ func onRemoved(r Resource, nodes map[string]bool, ends map[End]bool) bool {
 			return true
 		}
 	}
-	// The kernel deletes a vxlan device with its underlay link, from
-	// whichever namespace the device sits in.
-	if u := r.Attrs["underlay.netns"]; r.Kind == KindVxlan && u != "" &&
-		(nodes[u] || ends[End{u, r.Attrs["underlay"]}]) {
+	if info.TakenWith != nil && info.TakenWith(r, nodes, ends) {
 		return true
 	}
 	// A link is not removed by its own removal: a deleted bridge or vxlan
@@ -276,11 +285,6 @@ func onRemoved(r Resource, nodes map[string]bool, ends map[End]bool) bool {
 	if len(r.Ends()) > 0 {
 		return false
 	}
-	if ifn := r.Ifname(); ifn != "" && ends[End{r.Node, ifn}] {
-		return true
-	}
-	if r.Kind == KindMaster && ends[End{r.Node, r.Attrs["bridge"]}] {
-		return true
-	}
-	return false
+	ifn := r.Ifname()
+	return ifn != "" && ends[End{r.Node, ifn}]
 }

@@ -2,7 +2,6 @@ package compose
 
 import (
 	"sort"
-	"strings"
 )
 
 // Kind is a kind of kernel object that netcompose manages. The typed lab
@@ -10,8 +9,8 @@ import (
 // kinds; drivers observe and change them one kind at a time.
 type Kind string
 
-// Resource kinds in the order they are created (deletes run in reverse).
-// A kind's rank is its index here.
+// Resource kinds. Their order of creation (deletes run in reverse) is
+// kindTable's, in kinds.go, with what else generic code knows of each.
 const (
 	KindNetns  Kind = "netns"  // a namespace <lab>-<node>
 	KindVeth   Kind = "veth"   // a veth pair; lab-level, spans two nodes
@@ -24,21 +23,15 @@ const (
 	KindRule   Kind = "rule"   // a policy-routing rule in a node
 	KindNeigh  Kind = "neigh"  // a static neighbour (ARP) entry
 	KindFDB    Kind = "fdb"    // a vxlan all-zero FDB entry (head-end replication)
+
+	// KindIPTables is an iptables rule in a node that queues packets to
+	// user space (an [nfqueue:] section's rule).
+	KindIPTables Kind = "iptables"
+	// KindNFQueue and KindService live in the lab's supervisor, not in the
+	// kernel: an [nfqueue:]'s consumer and its pipeline, and a [service:].
+	KindNFQueue Kind = "nfqueue"
+	KindService Kind = "service"
 )
-
-// Kinds lists every kind in creation order.
-var Kinds = []Kind{KindNetns, KindVeth, KindBridge, KindVxlan, KindMaster,
-	KindAddr, KindSysctl, KindRoute, KindRule, KindNeigh, KindFDB}
-
-// Rank is the position of k in creation order.
-func (k Kind) Rank() int {
-	for i, x := range Kinds {
-		if x == k {
-			return i
-		}
-	}
-	return len(Kinds)
-}
 
 // Resource is one kernel object in desired or observed state. It is a plain
 // value: the attributes fully describe what the kernel should hold, so two
@@ -46,7 +39,7 @@ func (k Kind) Rank() int {
 //
 // Naming per kind (Node is the lab node, not the kernel namespace name):
 //
-//	netns   Node=node  Name=""
+//	netns   Node=node  Name="";                Attrs lo.up
 //	veth    Node=""    Name=veth section name; Attrs a.node a.ifname b.node b.ifname mtu a.up b.up
 //	bridge  Node=node  Name=ifname;            Attrs mtu stp up
 //	vxlan   Node=node  Name=ifname;            Attrs vni local remote port group underlay underlay.netns learning ttl tos mtu up
@@ -57,6 +50,9 @@ func (k Kind) Rank() int {
 //	rule    Node=node  Name=priority;          Attrs family from to iif oif ipproto sport dport action
 //	neigh   Node=node  Name=ifname/IP;         Attrs mac
 //	fdb     Node=node  Name=ifname/remote IP
+//	iptables Node=node Name=nfqueue section;   Attrs chain protocol source destination sport dport in out queue bypass
+//	nfqueue Node=node  Name=section name;      Attrs hash (of the consumer's resolved configuration)
+//	service Node=node  Name=section name;      Attrs hash
 type Resource struct {
 	Kind  Kind              `json:"kind"`
 	Node  string            `json:"node,omitempty"`
@@ -71,21 +67,8 @@ func (r Resource) ID() string {
 
 // Ifname is the interface a node-scoped resource lives on, or "".
 func (r Resource) Ifname() string {
-	switch r.Kind {
-	case KindBridge, KindVxlan, KindMaster:
-		return r.Name
-	case KindAddr, KindNeigh, KindFDB:
-		if i := strings.IndexByte(r.Name, '/'); i >= 0 {
-			return r.Name[:i]
-		}
-	case KindRoute:
-		return r.Attrs["dev"]
-	case KindSysctl:
-		// net.ipv4.conf.IF.key and net.ipv6.conf.IF.key depend on IF.
-		p := strings.Split(r.Name, ".")
-		if len(p) >= 5 && p[0] == "net" && p[2] == "conf" && p[3] != "all" && p[3] != "default" {
-			return strings.Join(p[3:len(p)-1], ".")
-		}
+	if f := r.Kind.Info().Ifname; f != nil {
+		return f(r)
 	}
 	return ""
 }
@@ -95,26 +78,22 @@ type End struct{ Node, Ifname string }
 
 // Ends lists the interfaces a link resource creates; nil for other kinds.
 func (r Resource) Ends() []End {
-	switch r.Kind {
-	case KindVeth:
-		return []End{{r.Attrs["a.node"], r.Attrs["a.ifname"]}, {r.Attrs["b.node"], r.Attrs["b.ifname"]}}
-	case KindBridge, KindVxlan:
-		return []End{{r.Node, r.Name}}
+	if f := r.Kind.Info().Ends; f != nil {
+		return f(r)
 	}
 	return nil
 }
 
-// replaceAttrs are the attributes the kernel cannot change in place: a
-// change to one of them replaces the resource.
-var replaceAttrs = map[Kind]map[string]bool{
-	KindVeth:  {"a.node": true, "a.ifname": true, "b.node": true, "b.ifname": true},
-	KindRule:  {"family": true, "from": true, "to": true, "iif": true, "oif": true, "ipproto": true, "sport": true, "dport": true, "action": true},
-	KindVxlan: {"vni": true, "local": true, "port": true, "group": true, "underlay": true, "underlay.netns": true, "learning": true, "ttl": true, "tos": true},
-}
-
 // ForcesReplace reports whether changing attr of a resource of kind k
 // requires deleting and recreating it.
-func ForcesReplace(k Kind, attr string) bool { return replaceAttrs[k][attr] }
+func ForcesReplace(k Kind, attr string) bool {
+	for _, a := range k.Info().Replace {
+		if a == attr {
+			return true
+		}
+	}
+	return false
+}
 
 // Sort orders resources by kind rank, then node, then name.
 func Sort(rs []Resource) {

@@ -73,17 +73,10 @@ func Label(r Resource) string {
 	if r.Node != "" {
 		parts = append(parts, r.Node)
 	}
-	switch name := r.Name; {
-	case r.Kind == KindRoute && name == "0.0.0.0/0":
-		parts = append(parts, "default")
-	case r.Kind == KindRoute && name == "::/0":
-		parts = append(parts, "default (IPv6)")
-	case r.Kind == KindAddr || r.Kind == KindNeigh || r.Kind == KindFDB:
-		// "eth0/10.0.0.1/24" reads as one path: show the interface apart.
-		ifname, rest, _ := strings.Cut(name, "/")
-		parts = append(parts, ifname, rest)
-	case name != "":
-		parts = append(parts, name)
+	if f := r.Kind.Info().Label; f != nil {
+		parts = append(parts, f(r)...)
+	} else if r.Name != "" {
+		parts = append(parts, r.Name)
 	}
 	return strings.Join(parts, " ")
 }
@@ -95,11 +88,8 @@ func attrText(r *Resource) string {
 	if len(r.Attrs) == 0 {
 		return ""
 	}
-	if r.Kind == KindSysctl {
-		return " = " + r.Attrs["value"]
-	}
-	if r.Kind == KindRule {
-		return "  " + RuleText(r.Attrs)
+	if f := r.Kind.Info().Text; f != nil {
+		return f(r)
 	}
 	var s []string
 	skip := map[string]bool{}
@@ -124,16 +114,10 @@ func attrText(r *Resource) string {
 }
 
 // upEnd reports whether attribute k of r is the administrative state of
-// one of its links (a.up and b.up of a veth, up of a bridge or vxlan
-// device), and which.
+// one of its links (KindInfo.Up), and which.
 func upEnd(r Resource, k string) (End, bool) {
-	switch {
-	case r.Kind == KindVeth && k == "a.up":
-		return r.Ends()[0], true
-	case r.Kind == KindVeth && k == "b.up":
-		return r.Ends()[1], true
-	case (r.Kind == KindBridge || r.Kind == KindVxlan) && k == "up":
-		return r.Ends()[0], true
+	if f := r.Kind.Info().Up; f != nil {
+		return f(r, k)
 	}
 	return End{}, false
 }
@@ -177,7 +161,7 @@ func changeText(before, after *Resource) string {
 				continue // no such link yet: it is created up
 			}
 			end := ""
-			if e, _ := upEnd(*before, k); before.Kind == KindVeth {
+			if e, _ := upEnd(*before, k); before.Kind == KindVeth || before.Kind == KindNetns {
 				end = e.Node + ":" + e.Ifname + " "
 			}
 			s = append(s, fmt.Sprintf("up: %s%s → %s", end, upText(old), upText(after.Attrs[k])))

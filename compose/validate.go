@@ -123,6 +123,7 @@ func (l *Lab) validate() error {
 		v.checkCheck(c)
 	}
 	v.checkCycles()
+	v.checkLengths()
 	_, errs := l.sysctls()
 	v.errs = append(v.errs, errs...)
 	return errors.Join(v.errs...)

@@ -18,8 +18,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/internal/check"
 	"github.com/netcompose/netcompose/compose/kernel"
+	"github.com/netcompose/netcompose/internal/check"
+	"github.com/netcompose/netcompose/internal/labdir"
 )
 
 // labCase says, for one shipped lab, what to look at with iproute2 once it
@@ -152,7 +153,7 @@ func testShippedLab(t *testing.T, file, lab string, lc labCase) {
 	t.Cleanup(func() {
 		// Only when the test stopped before its own destroy: destroying a
 		// lab that is gone leaves its lock file behind.
-		if _, err := os.Stat(filepath.Join(kernel.StateDir, lab, "state.json")); err != nil {
+		if _, err := os.Stat(filepath.Join(labdir.Root, lab, "state.json")); err != nil {
 			return
 		}
 		if code := run([]string{"destroy", "--lab", lab}); code != 0 {
@@ -268,8 +269,8 @@ func assertGone(t *testing.T, lab string) {
 			t.Errorf("namespace left behind: %s", line)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(kernel.StateDir, lab)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("%s/%s left behind (stat: %v)", kernel.StateDir, lab, err)
+	if _, err := os.Stat(filepath.Join(labdir.Root, lab)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s/%s left behind (stat: %v)", labdir.Root, lab, err)
 	}
 }
 

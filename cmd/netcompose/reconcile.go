@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/compose/kernel"
+	"github.com/netcompose/netcompose/compose/reconcile"
 	"github.com/netcompose/netcompose/kmod"
 )
 
@@ -44,7 +46,7 @@ type target struct {
 // multi-host lab, whose state record and lock are its own
 // (compose.StateKey).
 func loadTarget(path, host string) (*target, error) {
-	lab, err := compose.Load(path)
+	lab, err := loadLab(path)
 	if err != nil {
 		return nil, err
 	}
@@ -82,13 +84,25 @@ func lock(ctx context.Context, cmd *cobra.Command, lab string, noWait bool) (fun
 	})
 }
 
-// plan observes the kernel and diffs it against t.
+// plan observes the kernel and the lab's processes and diffs them
+// against t.
 func plan(ctx context.Context, t *target) (compose.Plan, error) {
-	actual, err := kernel.Observe(ctx, t.name, t.desired)
+	return reconcile.Plan(ctx, t.reconcileTarget(), reconcile.Options{Processes: processes()})
+}
+
+// reconcileTarget is t as package reconcile takes it.
+func (t *target) reconcileTarget() reconcile.Target {
+	return reconcile.Target{Key: t.name, Lab: t.lab}
+}
+
+// processes runs the lab's processes in a supervisor that is this very
+// binary (`netcompose supervise`).
+func processes() reconcile.Processes {
+	exe, err := os.Executable()
 	if err != nil {
-		return compose.Plan{}, err
+		exe = os.Args[0]
 	}
-	return compose.Diff(t.name, t.desired, actual), nil
+	return &reconcile.Supervisor{Exe: exe}
 }
 
 func writePlan(w io.Writer, p compose.Plan, format string, color bool) error {
@@ -125,6 +139,9 @@ func newDiffCmd() *cobra.Command {
 				return err
 			}
 			warnForeign(cmd.ErrOrStderr(), p)
+			if sp, down := reconcile.Down(t.name); down {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: the lab's supervisor (pid %d) is not running: apply starts it again with the lab's processes\n", sp.PID)
+			}
 			if exitCode && !p.Empty() {
 				return &exitError{code: 2}
 			}
@@ -155,8 +172,15 @@ func newApplyCmd() *cobra.Command {
 			if err := preflight(ctx, cmd.ErrOrStderr(), t.lab); err != nil {
 				return err
 			}
-			warnNotApplied(cmd.ErrOrStderr(), t.lab)
-			if err := reconcile(ctx, cmd, t, pf, dryRun, kernel.ApplyOptions{Adopt: adopt, UnderlayNetns: underlayNS}); err != nil || !runTests || dryRun {
+			if adopt && !dryRun {
+				// Take the namespaces back first, so the plan sees what
+				// is in them (the lab's marked links) instead of
+				// creating it again.
+				if err := adoptNodes(ctx, cmd, t.name, t.lab, pf); err != nil {
+					return err
+				}
+			}
+			if err := converge(ctx, cmd, t, pf, dryRun, reconcile.Options{Adopt: adopt, UnderlayNetns: underlayNS}); err != nil || !runTests || dryRun {
 				return err
 			}
 			// --test: the lab's checks decide the exit code, after a
@@ -180,6 +204,7 @@ func newApplyCmd() *cobra.Command {
 func newDestroyCmd() *cobra.Command {
 	var pf planFlags
 	var labName string
+	var adopt bool
 	cmd := &cobra.Command{
 		Use:   "destroy [FILE]",
 		Short: "Remove everything the lab owns (idempotent)",
@@ -188,17 +213,19 @@ func newDestroyCmd() *cobra.Command {
 			ctx, cancel := signalContext()
 			defer cancel()
 			t := &target{name: labName}
+			var fileLab *compose.Lab // the file's lab (destroy itself plans for the empty one)
 			switch {
 			case len(args) == 1 && labName != "":
 				return fmt.Errorf("destroy: give a FILE or --lab NAME, not both")
 			case len(args) == 1:
-				lab, err := compose.Load(args[0])
+				lab, err := loadLab(args[0])
 				if err != nil {
 					return err
 				}
 				t.name = lab.Name
+				fileLab = lab
 				if pf.host != "" {
-					if _, err := lab.ForHost(pf.host); err != nil {
+					if fileLab, err = lab.ForHost(pf.host); err != nil {
 						return err
 					}
 				}
@@ -206,172 +233,126 @@ func newDestroyCmd() *cobra.Command {
 				return fmt.Errorf("destroy: give a FILE or --lab NAME")
 			}
 			t.name = compose.StateKey(t.name, pf.host)
-			return reconcile(ctx, cmd, t, pf, false, kernel.ApplyOptions{})
+			// A name from a flag passes the same rule as one from a file:
+			// it becomes a path under /run/netcompose.
+			if err := compose.CheckStateKey(t.name); err != nil {
+				return fmt.Errorf("destroy: %w", err)
+			}
+			if adopt {
+				if fileLab == nil {
+					return fmt.Errorf("destroy --adopt: give the lab's FILE: it names the namespaces to take back")
+				}
+				if err := adoptNodes(ctx, cmd, t.name, fileLab, pf); err != nil {
+					return err
+				}
+			}
+			return converge(ctx, cmd, t, pf, false, reconcile.Options{})
 		},
 	}
 	pf.register(cmd)
 	cmd.Flags().StringVar(&labName, "lab", "", "destroy the lab of this name (no file needed)")
+	cmd.Flags().BoolVar(&adopt, "adopt", false, "first take back the namespaces with the lab's names that its state record does not prove are its own (after a lost or damaged record)")
 	return cmd
 }
 
-// reconcile is apply and destroy: lock, observe, diff, show, apply.
-// Destroy is the apply of an empty lab.
-func reconcile(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags, dryRun bool, opt kernel.ApplyOptions) error {
-	out := cmd.OutOrStdout()
-	color := useColor(os.Stdout)
-	unlock, err := lock(ctx, cmd, t.name, pf.noWait)
+// converge is apply and destroy (the apply of the empty lab): package
+// reconcile does the work; this shows its events — the plan, a progress
+// bar, notes and the summary — as text or JSON.
+func converge(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags, dryRun bool, opt reconcile.Options) error {
+	r := &renderer{out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), format: pf.output, color: useColor(os.Stdout),
+		progress: progress(cmd.ErrOrStderr(), isTerminal(os.Stderr)), key: t.name, destroying: t.lab == nil}
+	opt.NoWait, opt.DryRun, opt.Events, opt.Processes = pf.noWait, dryRun, r.event, processes()
+	_, err := reconcile.Run(ctx, t.reconcileTarget(), opt)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	p, err := plan(ctx, t)
-	if err != nil {
-		return err
-	}
-	destroying := t.lab == nil
-	if destroying && p.Empty() && pf.output != "json" {
-		fmt.Fprintf(out, "Nothing to destroy: lab %s has nothing on this machine.\n", t.name)
-	} else if err := writePlan(out, p, pf.output, color); err != nil {
-		return err
-	}
-	if dryRun {
-		return nil
-	}
-	// An empty plan still goes to Apply: it forgets recorded namespaces
-	// that were deleted by hand, so destroy leaves no state behind.
-	start := time.Now()
-	var add, change, destroy int
-	var linked []string // nodes with veth ends this run made or changed
-	for pass := 1; ; pass++ {
-		if _, err := kernel.Apply(ctx, p, withProgress(cmd, opt)); err != nil {
-			return err
+	return r.err
+}
+
+// renderer shows a run's events.
+type renderer struct {
+	out, errw  io.Writer
+	format     string
+	color      bool
+	progress   func(done, total int, s compose.Step)
+	key        string
+	destroying bool
+	err        error // the first write that failed
+}
+
+func (r *renderer) event(e reconcile.Event) {
+	switch e.Kind {
+	case reconcile.Waiting:
+		fmt.Fprintf(r.errw, "%s...\n", e.Message)
+	case reconcile.Planned:
+		r.plan(e)
+	case reconcile.Stepped:
+		r.progress(e.Done, e.Total, *e.Step)
+	case reconcile.Note:
+		fmt.Fprintf(r.errw, "note: %s\n", e.Message)
+	case reconcile.Finished:
+		res := e.Result
+		if r.format == "json" || res.Error != "" || res.Changes() == 0 {
+			return
 		}
-		a, c, d := p.Counts()
-		add, change, destroy = add+a, change+c, destroy+d
-		linked = append(linked, vethNodes(p)...)
-		if destroying || onlyCreates(p) {
-			break
-		}
-		// Level-based: look again. The kernel takes things along as side
-		// effects netcompose does not model one by one (removing the last
-		// address of a subnet flushes the routes and neighbours through
-		// it; deleting a primary address can delete its secondaries).
-		if p, err = plan(ctx, t); err != nil {
-			return err
-		}
-		if p.Empty() {
-			break
-		}
-		if pass == maxPasses {
-			return fmt.Errorf("lab %s did not converge after %d passes; still planned:\n%s", t.name, pass, planText(p))
-		}
-		if pf.output != "json" {
-			fmt.Fprintf(out, "The kernel removed more than the plan said (side effects of these changes); applying again:\n")
-			if err := writePlan(out, p, pf.output, color); err != nil {
-				return err
-			}
-		}
-	}
-	if !destroying && len(linked) > 0 {
-		waitReady(ctx, cmd.ErrOrStderr(), t.name, linked)
-	}
-	if pf.output != "json" && add+change+destroy > 0 {
-		if destroying {
-			fmt.Fprintf(out, "Destroy complete! Resources: %d destroyed in %s.\n",
-				destroy, time.Since(start).Round(time.Millisecond))
+		if r.destroying {
+			fmt.Fprintf(r.out, "Destroy complete! Resources: %d destroyed in %s.\n", res.Destroyed, res.Duration.Round(time.Millisecond))
 		} else {
-			fmt.Fprintf(out, "Apply complete! Resources: %d added, %d changed, %d destroyed in %s.\n",
-				add, change, destroy, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(r.out, "Apply complete! Resources: %d added, %d changed, %d destroyed in %s.\n",
+				res.Added, res.Changed, res.Destroyed, res.Duration.Round(time.Millisecond))
 		}
 	}
-	return nil
+}
+
+func (r *renderer) plan(e reconcile.Event) {
+	p := *e.Plan
+	switch {
+	case e.Pass > 1 && r.format == "json":
+		return
+	case e.Pass > 1:
+		fmt.Fprintf(r.out, "The kernel removed more than the plan said (side effects of these changes); applying again:\n")
+	case r.destroying && p.Empty() && r.format != "json":
+		fmt.Fprintf(r.out, "Nothing to destroy: lab %s has nothing on this machine.\n", r.key)
+		return
+	}
+	if err := writePlan(r.out, p, r.format, r.color); err != nil && r.err == nil {
+		r.err = err
+	}
 }
 
 // warnForeign names the namespaces the plan would create that exist but
 // are not the lab's: apply will refuse them unless --adopt, and diff says
 // so now rather than let apply be the surprise.
 func warnForeign(w io.Writer, p compose.Plan) {
-	foreign, err := kernel.Foreign(p)
+	obs, err := kernel.Obstacles(p, false)
 	if err != nil {
-		fmt.Fprintf(w, "note: could not check for foreign namespaces: %v\n", err)
+		fmt.Fprintf(w, "note: could not check what is in the way: %v\n", err)
 	}
-	for _, f := range foreign {
-		fmt.Fprintf(w, "note: namespace %s exists but is not lab %s's: apply will refuse it (--adopt takes it over)\n", f.Namespace, f.Lab)
-	}
-}
-
-// vethNodes lists the nodes at the ends of veths that p creates or
-// changes: only their carrier is worth waiting for.
-func vethNodes(p compose.Plan) []string {
-	var nodes []string
-	for _, c := range p.Changes {
-		if c.After == nil || c.After.Kind != compose.KindVeth {
+	for _, o := range obs {
+		var fe *kernel.ForeignError
+		if errors.As(o, &fe) && !fe.Unproven {
+			fmt.Fprintf(w, "note: namespace %s exists but is not lab %s's: apply will refuse it (--adopt takes it over)\n", fe.Namespace, fe.Lab)
 			continue
 		}
-		for _, e := range c.After.Ends() {
-			nodes = append(nodes, e.Node)
-		}
-	}
-	return nodes
-}
-
-// readyTimeout bounds how long apply waits for new links' carrier.
-const readyTimeout = 5 * time.Second
-
-// waitReady waits until the lab's links carry traffic (see
-// kernel.WaitReady), saying which did not when it gives up: apply should
-// return a lab that works, not one that works a second later.
-func waitReady(ctx context.Context, w io.Writer, lab string, nodes []string) {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	down, err := kernel.WaitReady(ctx, lab, nodes)
-	switch {
-	case err != nil:
-		fmt.Fprintf(w, "note: could not check that the links are up: %v\n", err)
-	case len(down) > 0:
-		fmt.Fprintf(w, "note: no carrier after %s on %s\n", readyTimeout, kernel.EndsText(down))
+		fmt.Fprintf(w, "note: apply will refuse: %v\n", o)
 	}
 }
 
-// onlyCreates reports whether p only adds: the kernel's side effects
-// that apply looks again for come from removing and changing things, so a
-// plan of creates (a fresh lab) is not worth a second look.
-func onlyCreates(p compose.Plan) bool {
-	for _, c := range p.Changes {
-		if c.Action != compose.Create {
-			return false
-		}
+// adoptNodes takes over the namespaces of the file's nodes that exist but
+// the lab's record does not prove are its own, so destroy can remove them.
+func adoptNodes(ctx context.Context, cmd *cobra.Command, key string, lab *compose.Lab, pf planFlags) error {
+	unlock, err := lock(ctx, cmd, key, pf.noWait)
+	if err != nil {
+		return err
 	}
-	return true
-}
-
-// maxPasses bounds apply's look-again loop: one pass for the plan, the
-// rest for what the kernel removed as a side effect of it.
-const maxPasses = 3
-
-func planText(p compose.Plan) string {
-	var b strings.Builder
-	compose.WritePlan(&b, p, false)
-	return b.String()
-}
-
-func withProgress(cmd *cobra.Command, opt kernel.ApplyOptions) kernel.ApplyOptions {
-	opt.Progress = progress(cmd.ErrOrStderr(), isTerminal(os.Stderr))
-	return opt
-}
-
-// warnNotApplied says which sections apply validated but does not build
-// yet, rather than leave the user to wonder where their pipeline went.
-func warnNotApplied(w io.Writer, lab *compose.Lab) {
-	var names []string
-	for _, q := range lab.NFQueues {
-		names = append(names, "[nfqueue:"+q.Name+"]")
+	defer unlock()
+	var nodes []string
+	for _, n := range lab.Nodes {
+		nodes = append(nodes, n.Name)
 	}
-	for _, sv := range lab.Services {
-		names = append(names, "[service:"+sv.Name+"]")
+	took, err := kernel.Adopt(key, nodes)
+	if len(took) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "took over %d namespaces of lab %s: %s\n", len(took), key, strings.Join(took, " "))
 	}
-	if len(names) > 0 {
-		fmt.Fprintf(w, "note: %s validated but not applied: NFQUEUE pipelines and services are not built by this version\n",
-			strings.Join(names, ", "))
-	}
+	return err
 }

@@ -36,7 +36,11 @@ bridges, VXLAN overlays, ARP settings and static neighbours.
 		newExecCmd(),
 		newDoctorCmd(),
 		newTestCmd(),
+		newSuperviseCmd(),
+		newLogsCmd(),
+		newWatchCmd(),
 	)
+	addSetFlag(root)
 	// Argument and flag mistakes name the command and show its usage line,
 	// since SilenceUsage keeps cobra from printing the whole help.
 	for _, c := range root.Commands() {

@@ -11,6 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/netcompose/netcompose/compose/kernel"
+	"github.com/netcompose/netcompose/internal/labdir"
 	"github.com/netcompose/netcompose/internal/nsrun"
 )
 
@@ -79,5 +80,5 @@ func cleanupLab(lab string) {
 	for _, p := range names {
 		nsrun.Delete(filepath.Base(p))
 	}
-	os.RemoveAll(filepath.Join(kernel.StateDir, lab))
+	os.RemoveAll(filepath.Join(labdir.Root, lab))
 }

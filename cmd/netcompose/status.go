@@ -127,6 +127,10 @@ func newListCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "LAB\tNODES")
 			for _, l := range labs {
+				if l.Error != "" {
+					fmt.Fprintf(tw, "%s\t?\t%s\n", l.Name, l.Error)
+					continue
+				}
 				fmt.Fprintf(tw, "%s\t%d\n", l.Name, len(l.Nodes))
 			}
 			return tw.Flush()

@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/internal/check"
 	"github.com/netcompose/netcompose/compose/kernel"
+	"github.com/netcompose/netcompose/internal/check"
 )
 
 // testFlags are the flags of test, shared with apply --test.
@@ -65,7 +65,7 @@ type testRun struct {
 }
 
 func loadTestRun(path, host string, only []string) (*testRun, error) {
-	lab, err := compose.Load(path)
+	lab, err := loadLab(path)
 	if err != nil {
 		return nil, err
 	}
@@ -303,6 +303,13 @@ func planCheck(lab *compose.Lab, c *compose.Check, nodes, macNodes map[string]ke
 		Interface: c.Interface,
 		TTL:       c.TTL,
 		Target:    c.ToAddr,
+		// websocket and http
+		Path:        c.Path,
+		Send:        c.Send,
+		ExpectReply: c.Reply,
+		Origin:      c.Origin,
+		Status:      c.Status,
+		Body:        c.Body,
 	}
 	if c.ToNode != "" {
 		n, _ := lab.Node(c.ToNode)
@@ -329,9 +336,6 @@ func planCheck(lab *compose.Lab, c *compose.Check, nodes, macNodes map[string]ke
 			}
 			s.Answer = append(s.Answer, answerFor(a, macNodes))
 		}
-	}
-	if c.Protocol == "websocket" {
-		p.err = "websocket checks are not run yet by netcompose test"
 	}
 	p.spec = s
 	return p

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/netcompose/netcompose/compose"
 )
@@ -11,7 +12,7 @@ import (
 // ApplyOptions tunes Apply.
 type ApplyOptions struct {
 	// Adopt takes over namespaces with the lab's names that netcompose did
-	// not create, instead of refusing to run.
+	// not create (or cannot prove it did), instead of refusing to run.
 	Adopt bool
 	// UnderlayNetns, if set, names the namespace (under /run/netns) in
 	// which vxlan devices on the host's underlay are created, to stand in
@@ -31,55 +32,55 @@ type Result struct {
 type undo struct {
 	desc string
 	fn   func() error
+	// recreates names the namespace this undo makes anew: what was in it
+	// that the lab does not describe cannot come back.
+	recreates string
 }
 
 // Apply runs the plan's steps in order. Each step that runs records its
 // inverse in an undo journal; when a step fails, the journal is replayed
-// backwards, so the kernel and the state record are left as they were,
-// and the error is an *ApplyError. A plan that deletes every namespace of
-// the lab also removes its state directory: destroy is applying the empty
-// lab. Apply does not lock: the caller holds Lock.
+// backwards, then the kernel is observed again and brought back to the
+// plan's prior state (what the kernel took along with a step, such as the
+// routes flushed with an address), and the error is an *ApplyError that
+// says whether all of it came back. A plan that deletes every namespace
+// of the lab also removes its state directory: destroy is applying the
+// empty lab. Apply does not lock: the caller holds Lock.
 func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, error) {
 	rec, err := loadRecord(p.Lab)
+	var bad *BadRecordError
+	if errors.As(err, &bad) && opt.Adopt {
+		// The user takes the lab's namespaces back: start a new record.
+		rec, err = freshRecord(p.Lab)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if !rec.prune() && p.Empty() && len(rec.Nodes) > 0 {
-		return &Result{}, nil // in sync: touch nothing, not even the record
-	}
-	before := rec.clone()
 	s := newSession(p.Lab, rec)
 	s.adopt = opt.Adopt
 	s.underlayNS = opt.UnderlayNetns
 	defer s.close()
+	// What a killed run left: its placeholders go, its unmarked links get
+	// their mark (journal.go).
+	repaired, err := s.repair()
+	if err != nil {
+		return nil, err
+	}
+	if !rec.prune() && !repaired && p.Empty() && len(rec.Nodes) > 0 {
+		return &Result{}, nil // in sync: touch nothing, not even the record
+	}
+	before := rec.clone()
 
-	steps := p.Steps()
-	// Refuse foreign namespaces before touching anything.
-	if foreign := foreignIn(p, rec); len(foreign) > 0 && !opt.Adopt {
-		return nil, foreign[0]
+	// Refuse what is in the way before touching anything.
+	if obs := obstacles(p, rec, opt.Adopt); len(obs) > 0 {
+		return nil, errors.Join(obs...)
 	}
-	// Record the namespaces about to be created before creating them, so a
-	// crash in the middle leaves them owned, never foreign.
-	for _, st := range steps {
-		r := stepResource(st)
-		if r.Kind != compose.KindNetns {
-			continue
-		}
-		switch st.Op {
-		case compose.Create:
-			if !namespaceExists(p.Lab, r.Node) {
-				rec.addNode(r.Node)
-			}
-		}
-	}
-	if len(rec.Nodes) > 0 {
-		if err := rec.save(); err != nil {
-			return nil, err
-		}
-	}
+	s.startRun()
+	defer s.endRun()
 
 	// After the last namespace delete, wait for the kernel to tear the
-	// deleted namespaces down before going on (see settle).
+	// deleted namespaces down before going on (see settle). What the lab's
+	// processes hold is the supervisor's (package reconcile), not ours.
+	steps := slices.DeleteFunc(p.Steps(), func(st compose.Step) bool { return stepResource(st).Kind.Info().Held })
 	lastNSDelete := -1
 	for i, st := range steps {
 		if st.Op == compose.Delete && !st.Cascade && st.Before.Kind == compose.KindNetns {
@@ -90,11 +91,11 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 	var journal []undo
 	for i, st := range steps {
 		if err := ctx.Err(); err != nil {
-			return nil, s.rollback(journal, before, &ApplyError{Step: st, Err: err})
+			return nil, s.rollback(journal, before, p, &ApplyError{Step: st, Err: err})
 		}
 		u, err := s.run(st)
 		if err != nil {
-			return nil, s.rollback(journal, before, &ApplyError{Step: st, Err: err})
+			return nil, s.rollback(journal, before, p, &ApplyError{Step: st, Err: err})
 		}
 		journal = append(journal, u)
 		if i == lastNSDelete {
@@ -109,18 +110,46 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 			opt.Progress(i+1, len(steps), st)
 		}
 	}
+	return res, s.finish()
+}
 
-	if len(rec.Nodes) == 0 {
-		// Nothing left: destroy removes the record; so does an apply of
-		// a lab whose namespaces all went away by hand.
+// finish writes the record, or removes the lab's files when it owns
+// nothing any more (destroy, or every namespace deleted by hand).
+func (s *session) finish() error {
+	s.endRun()
+	if s.rec.empty() {
 		s.close()
-		if err := rec.remove(); err != nil {
-			return res, err
-		}
-	} else if err := rec.save(); err != nil {
-		return res, err
+		return s.rec.remove()
 	}
-	return res, nil
+	return s.rec.save()
+}
+
+// repair cleans up after a run that was killed: it removes the lab's
+// stale namespace placeholders and marks the links the run created but
+// could not mark. It reports whether it changed anything.
+func (s *session) repair() (bool, error) {
+	changed := len(s.rec.announced) > 0 || len(s.rec.pending) > 0
+	if err := s.rec.tidy(); err != nil {
+		return changed, err
+	}
+	for e, p := range s.rec.pending {
+		if !s.rec.owns(e.Node) {
+			continue
+		}
+		h, err := s.handle(e.Node)
+		if err != nil {
+			return changed, err
+		}
+		l, err := h.LinkByName(e.Ifname)
+		if err != nil || l.Attrs().Alias != "" {
+			continue // gone, or marked (ours or not: then it is not ours)
+		}
+		if err := h.LinkSetAlias(l, s.alias(p.kind, p.name)); err != nil {
+			return changed, fmt.Errorf("%s %s: mark after an interrupted run: %w", p.kind, e.Ifname, err)
+		}
+	}
+	s.rec.pending = nil
+	return changed, nil
 }
 
 // run executes one step and returns its inverse.
@@ -138,66 +167,65 @@ func (s *session) run(st compose.Step) (undo, error) {
 		if r.Kind == compose.KindSysctl {
 			s.rec.forgetSysctl(r.Node, r.Name)
 		}
-		return undo{desc, func() error { return d.create(s, *st.Before) }}, nil
+		return undo{desc: desc, fn: func() error { return d.create(s, *st.Before) }}, nil
 	case st.Op == compose.Create:
 		adopted := r.Kind == compose.KindNetns && namespaceExists(s.lab, r.Node)
 		if err := d.create(s, r); err != nil {
 			return undo{}, err
 		}
 		if adopted {
-			return undo{desc, func() error { s.rec.removeNode(r.Node); s.forget(r.Node); return nil }}, nil
+			return undo{desc: desc, fn: func() error { s.rec.removeNode(r.Node); s.forget(r.Node); return nil }}, nil
 		}
-		return undo{desc, func() error { return d.delete(s, r) }}, nil
+		return undo{desc: desc, fn: func() error { return d.delete(s, r) }}, nil
 	case st.Op == compose.Update:
 		if err := d.update(s, *st.Before, *st.After); err != nil {
 			return undo{}, err
 		}
-		return undo{desc, func() error { return d.update(s, *st.After, *st.Before) }}, nil
+		return undo{desc: desc, fn: func() error { return d.update(s, *st.After, *st.Before) }}, nil
 	case st.Op == compose.Delete:
 		if err := d.delete(s, r); err != nil {
 			return undo{}, err
 		}
-		return undo{desc, func() error { return d.create(s, r) }}, nil
+		u := undo{desc: desc, fn: func() error { return d.create(s, r) }}
+		if r.Kind == compose.KindNetns {
+			u.recreates = s.nsName(r.Node)
+		}
+		return u, nil
 	}
 	return undo{}, fmt.Errorf("unknown step %q", st.Op)
 }
 
-// rollback replays the journal backwards and restores the state record;
-// a step that cannot be undone is reported with the original error.
-func (s *session) rollback(journal []undo, before *record, ae *ApplyError) error {
-	var errs []error
-	created := false // namespaces the undo deletes
-	for _, n := range s.rec.Nodes {
-		created = created || !before.has(n)
-	}
-	for i := len(journal) - 1; i >= 0; i-- {
-		if err := journal[i].fn(); err != nil {
-			errs = append(errs, fmt.Errorf("undo %s: %w", journal[i].desc, err))
-		}
-	}
-	// A namespace the undo recreated is a new one: keep its inode.
-	for _, n := range before.Nodes {
-		if ino, ok := s.rec.Inodes[n]; ok && before.Inodes[n] != ino {
-			if before.Inodes == nil {
-				before.Inodes = map[string]uint64{}
-			}
-			before.Inodes[n] = ino
-		}
-	}
-	*s.rec = *before
-	var err error
-	if len(before.Nodes) == 0 && len(before.Sysctls) == 0 {
-		err = before.remove()
-	} else {
-		err = before.save()
-	}
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if created {
-		settle(context.Background(), s.lab)
-	}
-	ae.Undone = len(journal)
-	ae.Rollback = errors.Join(errs...)
-	return ae
+// ApplyError is a failed step. The steps before it in the same run have
+// been undone: Undone counts them, and Rollback holds what could not be
+// restored (nil when the kernel is back as it was). Err is the kernel's
+// error.
+type ApplyError struct {
+	Step   compose.Step
+	Err    error
+	Undone int
+	// Restored counts the changes rollback made beyond the undo journal:
+	// what the kernel had taken along with a step (routes flushed with
+	// their address), put back from the prior state.
+	Restored int
+	// Recreated lists namespaces rollback had to make anew: the lab's
+	// part of them is back, anything else that was in them is gone.
+	Recreated []string
+	Rollback  error
 }
+
+func (e *ApplyError) Error() string {
+	msg := fmt.Sprintf("%s %s: %v", e.Step.Op, stepResource(e.Step).ID(), e.Err)
+	switch {
+	case e.Rollback != nil:
+		return msg + fmt.Sprintf("; rollback incomplete after undoing %d changes: %v", e.Undone, e.Rollback)
+	case len(e.Recreated) > 0:
+		return msg + fmt.Sprintf("; rolled back %d changes, but namespaces %v were deleted and made anew: "+
+			"the lab's part of them is back, anything else that was in them is gone", e.Undone, e.Recreated)
+	case e.Restored > 0:
+		return msg + fmt.Sprintf("; rolled back %d changes and restored %d objects the kernel had removed along with them: "+
+			"the lab is as it was before this run", e.Undone, e.Restored)
+	}
+	return msg + fmt.Sprintf("; rolled back %d changes: the lab is as it was before this run", e.Undone)
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }

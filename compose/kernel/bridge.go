@@ -46,6 +46,9 @@ func (bridgeDriver) create(s *session, r compose.Resource) error {
 		return err
 	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: r.Name, Flags: net.FlagUp, TxQLen: -1}}
+	if err := s.announceLink(r.Node, r.Name, compose.KindBridge, r.Name); err != nil {
+		return err
+	}
 	if err := h.LinkAdd(br); err != nil {
 		return fmt.Errorf("bridge %s: create: %w", r.Name, err)
 	}

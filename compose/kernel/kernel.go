@@ -18,7 +18,6 @@ package kernel
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"sync"
 
@@ -35,11 +34,24 @@ const RouteProtocol = 78
 // are read for the keys named in desired and those in the state record.
 func Observe(ctx context.Context, lab string, desired []compose.Resource) ([]compose.Resource, error) {
 	rec, err := loadRecord(lab)
+	var bad *BadRecordError
+	if errors.As(err, &bad) {
+		// Plan as if nothing were the lab's: Obstacles and Apply say
+		// what is wrong with the record and how to recover.
+		rec, err = freshRecord(lab)
+	}
 	if err != nil {
 		return nil, err
 	}
 	s := newSession(lab, rec)
 	defer s.close()
+	return s.observe(ctx, desired)
+}
+
+// observe is Observe with the session's own record, which a run in
+// progress has changed in memory.
+func (s *session) observe(ctx context.Context, desired []compose.Resource) ([]compose.Resource, error) {
+	rec := s.rec
 	nodes := s.ownedNodes()
 	wantSysctl := map[string][]string{}
 	for _, r := range desired {
@@ -111,59 +123,6 @@ func (s *session) ownedNodes() []string {
 	sort.Strings(nodes)
 	return nodes
 }
-
-// ForeignError reports a namespace with a lab's name that netcompose did
-// not create. Apply refuses to touch it unless ApplyOptions.Adopt is set.
-type ForeignError struct {
-	Lab, Node, Namespace string
-}
-
-// Foreign lists the namespaces p would create that exist but are not the
-// lab's: Apply refuses them unless adopting. Diff shows them in advance.
-func Foreign(p compose.Plan) ([]*ForeignError, error) {
-	rec, err := loadRecord(p.Lab)
-	if err != nil {
-		return nil, err
-	}
-	return foreignIn(p, rec), nil
-}
-
-func foreignIn(p compose.Plan, rec *record) []*ForeignError {
-	var out []*ForeignError
-	for _, c := range p.Changes {
-		if c.Action != compose.Create || c.After.Kind != compose.KindNetns {
-			continue
-		}
-		if node := c.After.Node; namespaceExists(p.Lab, node) && !rec.owns(node) {
-			out = append(out, &ForeignError{Lab: p.Lab, Node: node, Namespace: namespaceName(p.Lab, node)})
-		}
-	}
-	return out
-}
-
-func (e *ForeignError) Error() string {
-	return fmt.Sprintf("netns %s: exists but lab %s did not create it (its state record has no such namespace); remove it, or take it over with apply --adopt", e.Namespace, e.Lab)
-}
-
-// ApplyError is a failed step. The steps before it in the same run have
-// been undone: Undone counts them, and Rollback holds what could not be
-// undone (nil when the kernel is back as it was). Err is the kernel's error.
-type ApplyError struct {
-	Step     compose.Step
-	Err      error
-	Undone   int
-	Rollback error
-}
-
-func (e *ApplyError) Error() string {
-	msg := fmt.Sprintf("%s %s: %v", e.Step.Op, stepResource(e.Step).ID(), e.Err)
-	if e.Rollback != nil {
-		return msg + fmt.Sprintf("; rollback incomplete after undoing %d changes: %v", e.Undone, e.Rollback)
-	}
-	return msg + fmt.Sprintf("; rolled back %d changes: the lab is as it was before this run", e.Undone)
-}
-
-func (e *ApplyError) Unwrap() error { return e.Err }
 
 func stepResource(s compose.Step) compose.Resource {
 	if s.After != nil {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/netcompose/netcompose/internal/labdir"
 	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,10 +20,14 @@ var ErrLocked = errors.New("lab is locked by another netcompose process")
 // with ErrLocked; with wait it calls waiting (if not nil) once and blocks
 // until the lock is free or ctx ends. The lock dies with the process.
 func Lock(ctx context.Context, lab string, wait bool, waiting func()) (unlock func(), err error) {
-	path := filepath.Join(labDir(lab), "lock")
+	dir, err := labdir.For(lab)
+	if err != nil {
+		return nil, err
+	}
+	path := dir.Lock()
 	told := false
 	for {
-		if err := os.MkdirAll(labDir(lab), 0o755); err != nil {
+		if err := dir.Make(); err != nil {
 			return nil, fmt.Errorf("lock %s: %w", lab, err)
 		}
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -64,9 +68,11 @@ func Lock(ctx context.Context, lab string, wait bool, waiting func()) (unlock fu
 			// A lab without a state record (never applied, or destroyed)
 			// leaves no directory behind. Waiters holding the old file
 			// notice the change of inode above and start over.
-			if _, err := os.Stat(recordPath(lab)); errors.Is(err, os.ErrNotExist) {
-				os.Remove(path)
-				os.Remove(labDir(lab))
+			if _, err := os.Stat(dir.State()); errors.Is(err, os.ErrNotExist) {
+				if _, err := os.Stat(journalPath(dir)); errors.Is(err, os.ErrNotExist) {
+					os.Remove(path)
+					os.Remove(dir.Path) // only if empty
+				}
 			}
 			f.Close()
 		}, nil

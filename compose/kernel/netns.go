@@ -2,18 +2,26 @@ package kernel
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/internal/nsrun"
 )
 
-// netnsDriver manages the namespace <lab>-<node> of each node.
+// netnsDriver manages the namespace <lab>-<node> of each node, and the
+// administrative state of its lo (attr lo.up).
 type netnsDriver struct{}
 
 func (netnsDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) ([]compose.Resource, error) {
 	var out []compose.Resource
 	for _, sn := range snaps {
-		out = append(out, compose.Resource{Kind: compose.KindNetns, Node: sn.node})
+		r := compose.Resource{Kind: compose.KindNetns, Node: sn.node, Attrs: map[string]string{}}
+		for _, l := range sn.byIndex {
+			if a := l.Attrs(); a.Name == "lo" {
+				r.Attrs["lo.up"] = strconv.FormatBool(isUp(a))
+			}
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }
@@ -27,35 +35,58 @@ func (netnsDriver) create(s *session, r compose.Resource) error {
 		if !s.adopt {
 			return &ForeignError{Lab: s.lab, Node: r.Node, Namespace: name}
 		}
-		s.rec.addNode(r.Node)
 		s.rec.pin(r.Node)
-		return nil
+		return setLo(s, r.Node, true)
 	}
-	// Record first: a namespace that exists is then never mistaken for a
-	// foreign one, even if this process dies right after creating it.
-	s.rec.addNode(r.Node)
-	if err := nsrun.Create(name); err != nil {
-		s.rec.removeNode(r.Node)
+	if p := namespacePath(s.lab, r.Node); isPlaceholder(p) {
+		// Not one the lab announced (tidy removed those): someone else's.
+		return fmt.Errorf("netns %s: %s is an empty file, not a namespace (left by an interrupted `ip netns add`?), "+
+			"and not the lab's: remove it if nobody needs it", name, p)
+	}
+	if err := s.createNamespace(r.Node); err != nil {
 		return err
 	}
 	s.rec.pin(r.Node)
-	h, err := s.handle(r.Node)
+	return setLo(s, r.Node, true)
+}
+
+// update brings lo back up (or, undoing that, down) when it was set down
+// by hand.
+func (netnsDriver) update(s *session, before, after compose.Resource) error {
+	if v, ok := after.Attrs["lo.up"]; ok && v != before.Attrs["lo.up"] {
+		return setLo(s, after.Node, v == "true")
+	}
+	return nil
+}
+
+func setLo(s *session, node string, up bool) error {
+	h, err := s.handle(node)
 	if err != nil {
 		return err
 	}
 	lo, err := h.LinkByName("lo")
 	if err == nil {
-		err = h.LinkSetUp(lo)
+		if up {
+			err = h.LinkSetUp(lo)
+		} else {
+			err = h.LinkSetDown(lo)
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("netns %s: lo up: %w", name, err)
+		return fmt.Errorf("netns %s: lo: %w", s.nsName(node), err)
 	}
 	return nil
 }
 
-func (netnsDriver) update(*session, compose.Resource, compose.Resource) error { return nil }
-
 func (netnsDriver) delete(s *session, r compose.Resource) error {
+	// Only a namespace the record proves is ours is ever deleted.
+	if !s.rec.owns(r.Node) {
+		if namespaceExists(s.lab, r.Node) {
+			return &ForeignError{Lab: s.lab, Node: r.Node, Namespace: s.nsName(r.Node)}
+		}
+		s.rec.removeNode(r.Node)
+		return nil
+	}
 	s.forget(r.Node)
 	if err := nsrun.Delete(s.nsName(r.Node)); err != nil {
 		return err

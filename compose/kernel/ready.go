@@ -2,10 +2,11 @@ package kernel
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/netcompose/netcompose/internal/netlinksafe"
@@ -14,75 +15,198 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// readyPoll is how often WaitReady looks again at links still coming up.
-const readyPoll = 50 * time.Millisecond
+// readyPoll is how often WaitReady asks again about the ends still down.
+// Each poll is one single-link request per such end.
+const readyPoll = 10 * time.Millisecond
 
-// WaitReady waits until every veth end the lab owns in nodes (every node
-// when nodes is nil) has carrier (operational state up), so that traffic
-// flows when apply returns. The
-// kernel propagates a new link's carrier through linkwatch, which batches
-// events up to a second apart; until then a bridge does not forward
-// through the port and the first packets of a test are lost. It returns
-// the ends still not up when ctx ends (nil when all are up).
-func WaitReady(ctx context.Context, lab string, nodes []string) ([]compose.End, error) {
+// readyDumpAbove is how many ends a node must have for WaitReady to dump
+// its links first rather than ask for each end: a dump reads a hub of
+// thousands of links in one request.
+const readyDumpAbove = 8
+
+// WaitReady waits until the given veth ends of the lab (every veth end it
+// owns when ends is nil) that are administratively up are operationally up,
+// so that traffic flows when apply returns; ends that are gone, or in a
+// namespace the lab does not own, are not waited for. It returns the ends
+// still not up when ctx ends (nil when all are up).
+//
+// Until the kernel has run a new link's linkwatch event, the link keeps
+// the noop qdisc and drops what it is asked to send, and a bridge does not
+// forward through it. Linkwatch runs "urgent" events at once, but batches
+// the others at most once a second, and a veth end whose ifindex equals
+// its peer's (eth0 in two fresh namespaces: both are 2) is not urgent.
+// A dump does not make the kernel run a pending event; a single-link
+// RTM_GETLINK does (rtnl_getlink calls linkwatch_sync_dev, Linux >= 6.8),
+// and answers with the state after it. So WaitReady asks for each end
+// still down by itself. On older kernels that request returns what a dump
+// would, and WaitReady waits for linkwatch as before.
+func WaitReady(ctx context.Context, lab string, ends []compose.End) ([]compose.End, error) {
 	rec, err := loadRecord(lab)
 	if err != nil {
 		return nil, err
 	}
 	s := newSession(lab, rec)
 	defer s.close()
-	pending := s.ownedNodes()
-	if nodes != nil {
-		pending = slices.DeleteFunc(pending, func(n string) bool { return !slices.Contains(nodes, n) })
+
+	byNode := map[string][]string{}
+	if ends == nil {
+		for _, n := range s.ownedNodes() {
+			byNode[n] = nil // every owned veth end, from a dump
+		}
 	}
-	for {
-		var down []compose.End
-		var next []string
-		for _, node := range pending {
-			ends, err := s.vethsDown(node)
+	for _, e := range ends {
+		byNode[e.Node] = append(byNode[e.Node], e.Ifname)
+	}
+	nodes := make([]string, 0, len(byNode))
+	for n := range byNode {
+		if s.rec.owns(n) {
+			nodes = append(nodes, n)
+		}
+	}
+	slices.Sort(nodes)
+
+	// First look: every node once, a few at a time (the cost is mostly
+	// opening each namespace's netlink socket). A node with nothing left
+	// to wait for is closed at once, so the open files stay few.
+	down := make([][]readyEnd, len(nodes))
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range observeWorkers {
+		wg.Go(func() {
+			for i := range next {
+				down[i], errs[i] = s.firstLook(nodes[i], byNode[nodes[i]])
+				if len(down[i]) == 0 {
+					s.forget(nodes[i])
+				}
+			}
+		})
+	}
+	for i := range nodes {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	pending := slices.Concat(down...)
+
+	for len(pending) > 0 {
+		select {
+		case <-ctx.Done():
+			out := make([]compose.End, len(pending))
+			for i, p := range pending {
+				out[i] = p.End
+			}
+			return out, nil
+		case <-time.After(readyPoll):
+		}
+		var still []readyEnd
+		for _, p := range pending {
+			p, up, err := s.ask(p)
 			if err != nil {
 				return nil, err
 			}
-			if len(ends) > 0 {
-				down = append(down, ends...)
-				next = append(next, node)
+			if !up {
+				still = append(still, p)
 			}
 		}
-		if len(down) == 0 {
-			return nil, nil
-		}
-		select {
-		case <-ctx.Done():
-			return down, nil
-		case <-time.After(readyPoll):
-		}
-		pending = next
+		pending = still
 	}
+	return nil, nil
 }
 
-// vethsDown lists the node's owned veth ends that are administratively up
-// but have no carrier yet. An end set down on purpose is not waited for.
-func (s *session) vethsDown(node string) ([]compose.End, error) {
+// readyEnd is a veth end WaitReady waits for, with its ifindex.
+type readyEnd struct {
+	compose.End
+	index int
+}
+
+// firstLook returns the node's ends (its owned veth ends when ifnames is
+// nil) that are administratively up but not yet operationally up, after
+// asking for each such end by itself.
+func (s *session) firstLook(node string, ifnames []string) ([]readyEnd, error) {
 	h, err := s.handle(node)
 	if err != nil {
 		return nil, err
 	}
-	links, err := netlinksafe.Dump(h.LinkList)
-	if err != nil {
-		return nil, fmt.Errorf("netns %s: list links: %w", s.nsName(node), err)
-	}
-	var down []compose.End
-	for _, l := range links {
-		a := l.Attrs()
-		if k, _, ok := s.owner(a.Alias); !ok || k != compose.KindVeth {
-			continue
+	var candidates []readyEnd
+	if ifnames == nil || len(ifnames) > readyDumpAbove {
+		links, err := netlinksafe.Dump(h.LinkList)
+		if err != nil {
+			return nil, fmt.Errorf("netns %s: list links: %w", s.nsName(node), err)
 		}
-		if a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperUp {
-			down = append(down, compose.End{Node: node, Ifname: a.Name})
+		want := map[string]bool{}
+		for _, n := range ifnames {
+			want[n] = true
+		}
+		for _, l := range links {
+			a := l.Attrs()
+			if ifnames == nil {
+				if k, _, ok := s.owner(a.Alias); !ok || k != compose.KindVeth {
+					continue
+				}
+			} else if !want[a.Name] {
+				continue
+			}
+			if !ready(a) {
+				candidates = append(candidates, readyEnd{compose.End{Node: node, Ifname: a.Name}, a.Index})
+			}
+		}
+	} else {
+		for _, n := range ifnames {
+			candidates = append(candidates, readyEnd{End: compose.End{Node: node, Ifname: n}})
+		}
+	}
+	var down []readyEnd
+	for _, c := range candidates {
+		c, up, err := s.ask(c)
+		if err != nil {
+			return nil, err
+		}
+		if !up {
+			down = append(down, c)
 		}
 	}
 	return down, nil
 }
+
+// ask asks the kernel for one end by itself (by index when known, else by
+// name), which runs its pending link event first, and returns the end
+// with its index and whether it is ready. An end that is gone is not
+// waited for.
+func (s *session) ask(e readyEnd) (readyEnd, bool, error) {
+	h, err := s.handle(e.Node)
+	if err != nil {
+		return e, false, err
+	}
+	var l netlink.Link
+	if e.index > 0 {
+		l, err = h.LinkByIndex(e.index)
+	} else {
+		l, err = h.LinkByName(e.Ifname)
+	}
+	if err != nil {
+		if gone(err) {
+			return e, true, nil
+		}
+		return e, false, fmt.Errorf("netns %s: link %s: %w", s.nsName(e.Node), e.Ifname, err)
+	}
+	a := l.Attrs()
+	if a.Name != e.Ifname {
+		return e, true, nil // the index is another link's now: ours is gone
+	}
+	e.index = a.Index
+	return e, ready(a), nil
+}
+
+// ready: operationally up, or administratively down (not to be waited
+// for: set down on purpose).
+func ready(a *netlink.LinkAttrs) bool { return !isUp(a) || a.OperState == netlink.OperUp }
 
 // EndsText lists ends as "node:if, node:if" for messages.
 func EndsText(ends []compose.End) string {

@@ -35,7 +35,7 @@ var ruleActionTypes = map[string]uint8{
 // them: a rule dump needs a socket of its own per namespace (see
 // ourRules), too dear for every node of a large lab that has none.
 func (ruleDriver) observe(s *session, snaps []*snapshot, desired []compose.Resource) ([]compose.Resource, error) {
-	nodes := slices.Clone(s.rec.RuleNodes)
+	nodes := s.rec.dumps(compose.KindRule)
 	for _, r := range desired {
 		if r.Kind == compose.KindRule {
 			nodes = append(nodes, r.Node)
@@ -260,12 +260,13 @@ func (d ruleDriver) create(s *session, r compose.Resource) error {
 	if err != nil {
 		return err
 	}
+	if err := s.announceDump(compose.KindRule, r.Node); err != nil {
+		return err
+	}
 	if err := h.RuleAdd(ru); err != nil {
 		return fmt.Errorf("rule %s in %s: add: %w", r.Name, r.Node, err)
 	}
-	if !slices.Contains(s.rec.RuleNodes, r.Node) {
-		s.rec.RuleNodes = append(s.rec.RuleNodes, r.Node)
-	}
+	s.rec.addDump(compose.KindRule, r.Node)
 	return nil
 }
 

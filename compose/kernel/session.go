@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"container/list"
 	"fmt"
 	"strings"
 	"sync"
@@ -22,16 +23,32 @@ type session struct {
 	// underlayNS is the namespace (a name under /run/netns) where vxlan
 	// devices on a host's underlay are created; "" is netcompose's own.
 	underlayNS string
+	// run is what only Apply needs: the journal and the namespace creator
+	// (see run.go); nil in Observe.
+	inRun *runState
 
 	mu    sync.Mutex
-	conns map[string]*conn    // node -> namespace connection
-	links map[compose.End]int // ifindex learned in this run
+	conns map[string]*conn          // node -> namespace connection
+	links map[string]map[string]int // node -> ifname -> ifindex learnt in this run
+	nsLRU *list.List                // conns whose ns fd is open, most recently asked for first
 }
 
+// conn is a node's netlink handle, and its namespace's fd while that is
+// open. A conn costs two file descriptors, and a lab of 10,000 nodes
+// would need more than a common limit allows; but the fd is needed only
+// to create links straight into the namespace (PeerNamespace), after the
+// handle exists. So the session keeps at most nsKeep of them open, the
+// ones most recently asked for by s.conn, and reopens the others from
+// /run/netns when asked again: one fd per node, plus nsKeep.
 type conn struct {
-	ns  netns.NsHandle
-	h   *netlink.Handle
-	raw *nl.SocketHandle // for what package netlink cannot say; lazily
+	// ns is open when s.conn returns it, until the next s.conn call of
+	// the session, which may close the least recently used: read it in
+	// sequential code right after s.conn (as creating a link does).
+	ns   netns.NsHandle
+	h    *netlink.Handle
+	raw  *nl.SocketHandle // for what package netlink cannot say; lazily
+	node string
+	elem *list.Element // in nsLRU while ns is open; nil for a pinned conn
 }
 
 func (c *conn) close() {
@@ -39,17 +56,66 @@ func (c *conn) close() {
 	if c.raw != nil {
 		c.raw.Close()
 	}
-	c.ns.Close()
+	if c.ns.IsOpen() {
+		c.ns.Close()
+	}
 }
 
+// nsKeep is how many namespace fds a session keeps open: an eighth of the
+// open-file limit, between 16 and 1024 (no reopening at all for labs of up
+// to 1000 nodes on a machine with the usual limits).
+var nsKeep = func() int {
+	var l unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &l) != nil {
+		return 16
+	}
+	return int(min(max(l.Cur/8, 16), 1024))
+}()
+
 func newSession(lab string, rec *record) *session {
-	return &session{lab: lab, rec: rec, conns: map[string]*conn{}, links: map[compose.End]int{}}
+	return &session{lab: lab, rec: rec, conns: map[string]*conn{}, links: map[string]map[string]int{}, nsLRU: list.New()}
 }
 
 func (s *session) nsName(node string) string { return namespaceName(s.lab, node) }
 
-// conn opens (once per run) the node's namespace and a netlink handle in it.
+// conn returns the node's connection (opened once per run) with its
+// namespace fd open. Code that needs only the handle uses s.handle.
 func (s *session) conn(node string) (*conn, error) {
+	c, err := s.open(node)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.elem == nil && c.ns.IsOpen() {
+		return c, nil // pinned
+	}
+	if !c.ns.IsOpen() {
+		ns, err := netns.GetFromPath(nsrun.Path(s.nsName(node)))
+		if err != nil {
+			return nil, fmt.Errorf("netns %s: open: %w", s.nsName(node), err)
+		}
+		c.ns = ns
+		c.elem = s.nsLRU.PushFront(c)
+	} else {
+		s.nsLRU.MoveToFront(c.elem)
+	}
+	s.trimLocked()
+	return c, nil
+}
+
+// trimLocked closes the namespace fds beyond nsKeep, least recently used
+// first; the front one, just asked for, stays.
+func (s *session) trimLocked() {
+	for s.nsLRU.Len() > nsKeep {
+		old := s.nsLRU.Remove(s.nsLRU.Back()).(*conn)
+		old.ns.Close()
+		old.ns, old.elem = netns.None(), nil
+	}
+}
+
+// open returns the node's connection, opening it on first use.
+func (s *session) open(node string) (*conn, error) {
 	s.mu.Lock()
 	c, ok := s.conns[node]
 	s.mu.Unlock()
@@ -65,21 +131,22 @@ func (s *session) conn(node string) (*conn, error) {
 		ns.Close()
 		return nil, fmt.Errorf("netns %s: netlink: %w", s.nsName(node), err)
 	}
-	c = &conn{ns: ns, h: h}
+	c = &conn{ns: ns, h: h, node: node}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if old, ok := s.conns[node]; ok { // lost a race: keep the first
-		s.mu.Unlock()
 		h.Close()
 		ns.Close()
 		return old, nil
 	}
 	s.conns[node] = c
-	s.mu.Unlock()
+	c.elem = s.nsLRU.PushFront(c)
+	s.trimLocked()
 	return c, nil
 }
 
 func (s *session) handle(node string) (*netlink.Handle, error) {
-	c, err := s.conn(node)
+	c, err := s.open(node)
 	if err != nil {
 		return nil, err
 	}
@@ -92,34 +159,41 @@ func (s *session) forget(node string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.conns[node]; ok {
-		c.close()
+		s.dropLocked(c)
 		delete(s.conns, node)
 	}
-	for e := range s.links {
-		if e.Node == node {
-			delete(s.links, e)
-		}
+	delete(s.links, node)
+}
+
+func (s *session) dropLocked(c *conn) {
+	if c.elem != nil {
+		s.nsLRU.Remove(c.elem)
+		c.elem = nil
 	}
+	c.close()
 }
 
 func (s *session) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for n, c := range s.conns {
-		c.close()
+		s.dropLocked(c)
 		delete(s.conns, n)
 	}
 }
 
 func (s *session) learn(node, ifname string, index int) {
 	s.mu.Lock()
-	s.links[compose.End{Node: node, Ifname: ifname}] = index
+	if s.links[node] == nil {
+		s.links[node] = map[string]int{}
+	}
+	s.links[node][ifname] = index
 	s.mu.Unlock()
 }
 
 func (s *session) unlearn(node, ifname string) {
 	s.mu.Lock()
-	delete(s.links, compose.End{Node: node, Ifname: ifname})
+	delete(s.links[node], ifname)
 	s.mu.Unlock()
 }
 
@@ -127,7 +201,7 @@ func (s *session) unlearn(node, ifname string) {
 // from what this run created, else looked up by name.
 func (s *session) link(node, ifname string) (netlink.Link, error) {
 	s.mu.Lock()
-	idx, ok := s.links[compose.End{Node: node, Ifname: ifname}]
+	idx, ok := s.links[node][ifname]
 	s.mu.Unlock()
 	if ok {
 		return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: idx, Name: ifname}}, nil

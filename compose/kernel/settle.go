@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/netcompose/netcompose/internal/nsrun"
@@ -23,7 +22,7 @@ import (
 // witness namespace W and a probe namespace P joined by a veth, drops P,
 // and waits until W's end of the veth is gone. The workqueue is ordered,
 // so by then every namespace released before P has been torn down too.
-// Both are unmounted at once (only our file descriptors keep them), so
+// Neither is ever mounted (only our file descriptors keep them), so
 // nothing is left behind even if the process dies.
 
 // A namespace's last reference can drop after we let go of it: a netlink
@@ -47,25 +46,26 @@ func settle(ctx context.Context, key string) error {
 	return nil
 }
 
-// probe is one round of settle.
-func probe(ctx context.Context, key string, round int) error {
-	name := func(role string) string { return fmt.Sprintf("%s-.settle-%s%d-%d", key, role, round, unix.Getpid()) }
-	open := func(n string) (netns.NsHandle, error) {
-		if err := nsrun.Create(n); err != nil {
-			return netns.None(), err
-		}
-		defer nsrun.Delete(n)
-		return netns.GetFromPath(nsrun.Path(n))
-	}
-	w, err := open(name("w"))
+// probe is one round of settle. Its two namespaces are never mounted:
+// they live only as our file descriptors, so a process killed mid-probe
+// leaves nothing behind.
+func probe(ctx context.Context, _ string, _ int) error {
+	c := nsrun.NewCreator()
+	defer c.Close()
+	// P first: the creator's thread stays in the last namespace it made,
+	// and must not keep P alive.
+	pfd, err := c.Anonymous()
 	if err != nil {
 		return err
 	}
+	p := netns.NsHandle(pfd)
+	wfd, err := c.Anonymous()
+	if err != nil {
+		p.Close()
+		return err
+	}
+	w := netns.NsHandle(wfd)
 	defer w.Close()
-	p, err := open(name("p"))
-	if err != nil {
-		return err
-	}
 	h, err := netlink.NewHandleAt(w, unix.NETLINK_ROUTE)
 	if err != nil {
 		p.Close()

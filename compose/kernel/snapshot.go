@@ -43,6 +43,10 @@ func (s *session) snapshot(node string, sysctlKeys []string) (*snapshot, error) 
 		snap.byIndex[a.Index] = l
 		if k, name, ok := s.owner(a.Alias); ok {
 			snap.owned[a.Index] = mark{k, name}
+		} else if p, ok := s.rec.pending[compose.End{Node: node, Ifname: a.Name}]; ok && a.Alias == "" {
+			// Created by a run killed before it could mark it (journal.go);
+			// Apply marks it before anything else.
+			snap.owned[a.Index] = mark{p.kind, p.name}
 		}
 	}
 	// Addresses are the lab's on its links and on lo (address.lo), which

@@ -7,149 +7,311 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/internal/nsrun"
-	"golang.org/x/sys/unix"
+	"github.com/netcompose/netcompose/internal/labdir"
 )
 
-// StateDir holds one directory per lab: its state record and its lock.
-// A variable so that tests could point it elsewhere; /run is a tmpfs, so
-// records vanish with the namespaces at reboot.
-var StateDir = "/run/netcompose"
-
 // record is what a lab owns beyond what the kernel marks itself: the
-// namespaces netcompose created (or adopted) and the original values of
-// the sysctls it changed, per node.
+// namespaces netcompose created (or adopted), the original values of the
+// sysctls it changed, and where kinds with a dump of their own (policy
+// rules, iptables rules) have put objects.
 //
 // A namespace name is not enough to own it: lab "l" node "b-x" and lab
 // "l-b" node "x" are both "l-b-x", and once one lab's namespace is deleted
 // by hand the other may create its own under that name. So the record
 // keeps each namespace's inode (nsfs), and a recorded node owns the
-// namespace of its name only while the inode is the recorded one.
+// namespace of its name only while the inode is the recorded one. An entry
+// without an inode (a record from an older netcompose, or edited by hand)
+// proves nothing: it never authorises a change, let alone a delete.
+//
+// The record is written at the end of a run; what a run creates before
+// that is announced in the lab's journal first (see journal.go), so a run
+// killed at any point leaves nothing the next run cannot recognise.
 type record struct {
 	Lab     string                       `json:"lab"`
 	Nodes   []string                     `json:"nodes"`
 	Inodes  map[string]uint64            `json:"inodes,omitempty"`  // node -> namespace inode
 	Sysctls map[string]map[string]string `json:"sysctls,omitempty"` // node -> key -> original value
-	// RuleNodes are the nodes netcompose has put policy rules in: only
-	// their rules are dumped, so labs without rules pay nothing for them.
+	// Dumps lists, per kind, the nodes where that kind has put objects it
+	// must dump itself to see (policy rules today): the kind looks only
+	// there, so labs without such objects pay nothing for them.
+	Dumps map[compose.Kind][]string `json:"dumps,omitempty"`
+	// RuleNodes is read from records written before Dumps existed.
 	RuleNodes []string `json:"rule_nodes,omitempty"`
+	// Supervisor is the lab's supervisor process, when it runs one: its
+	// PID and start time (so a recycled PID is never taken for it).
+	Supervisor *Process `json:"supervisor,omitempty"`
+
+	dir   labdir.Dir
+	nodes map[string]bool // index of Nodes
+	// From the journal of a run that did not finish (recover):
+	announced []string                    // namespaces it was creating
+	pending   map[compose.End]pendingLink // links it was creating
 }
 
-func labDir(lab string) string     { return filepath.Join(StateDir, lab) }
-func recordPath(lab string) string { return filepath.Join(labDir(lab), "state.json") }
-
-// loadRecord reads the lab's state record; a missing record is empty.
+// loadRecord reads the lab's state record; a missing record is empty. The
+// journal of a run that did not finish is folded in (recover).
 func loadRecord(lab string) (*record, error) {
-	b, err := os.ReadFile(recordPath(lab))
-	if errors.Is(err, fs.ErrNotExist) {
-		return &record{Lab: lab}, nil
-	}
+	dir, err := labdir.For(lab)
 	if err != nil {
-		return nil, fmt.Errorf("state %s: read: %w", lab, err)
+		return nil, err
 	}
 	rec := &record{}
-	if err := json.Unmarshal(b, rec); err != nil {
-		return nil, fmt.Errorf("state %s: %s: %w", lab, recordPath(lab), err)
+	b, err := os.ReadFile(dir.State())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("state %s: read: %w", lab, err)
+	default:
+		if err := json.Unmarshal(b, rec); err != nil {
+			return nil, &BadRecordError{Lab: lab, Path: dir.State(), Err: err}
+		}
 	}
-	rec.Lab = lab
+	if rec == nil { // the file said null
+		rec = &record{}
+	}
+	rec.Lab, rec.dir = lab, dir
+	rec.index()
+	if len(rec.RuleNodes) > 0 { // an older record
+		rec.addDump(compose.KindRule, rec.RuleNodes...)
+		rec.RuleNodes = nil
+	}
+	if err := rec.recover(); err != nil {
+		return nil, err
+	}
 	return rec, nil
 }
 
-// save writes the record atomically: a reader sees the old or the new one.
+// Process names a process by PID and start time (field 22 of
+// /proc/PID/stat): a PID alone may have been recycled.
+type Process struct {
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"start_time"`
+}
+
+// SupervisorOf returns the supervisor recorded for the lab, if any.
+func SupervisorOf(key string) (*Process, error) {
+	rec, err := loadRecord(key)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Supervisor, nil
+}
+
+// SetSupervisor records the lab's supervisor (nil: none). The caller
+// holds Lock.
+func SetSupervisor(key string, p *Process) error {
+	rec, err := loadRecord(key)
+	if err != nil {
+		return err
+	}
+	if rec.Supervisor == p || rec.Supervisor != nil && p != nil && *rec.Supervisor == *p {
+		return nil
+	}
+	rec.Supervisor = p
+	if rec.empty() && p == nil {
+		return nil
+	}
+	return rec.save()
+}
+
+// freshRecord is an empty record for lab, whatever is on disk.
+func freshRecord(lab string) (*record, error) {
+	dir, err := labdir.For(lab)
+	if err != nil {
+		return nil, err
+	}
+	rec := &record{Lab: lab, dir: dir}
+	rec.index()
+	return rec, nil
+}
+
+// Adopt takes over the namespaces of nodes that exist under the lab's
+// names but are not (provably) the lab's, recording their inodes: the way
+// back after a lost or damaged state record, before destroy --adopt. It
+// returns the nodes it took. The caller holds Lock.
+func Adopt(key string, nodes []string) ([]string, error) {
+	rec, err := loadRecord(key)
+	var bad *BadRecordError
+	if errors.As(err, &bad) {
+		rec, err = freshRecord(key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var took []string
+	for _, n := range nodes {
+		if compose.CheckName(n) != nil || rec.owns(n) || !namespaceExists(key, n) {
+			continue
+		}
+		rec.pin(n)
+		took = append(took, n)
+	}
+	if len(took) == 0 {
+		return nil, nil
+	}
+	return took, rec.save()
+}
+
+// BadRecordError is a state record that cannot be read. The namespaces it
+// named are left alone; the message says how to take them back.
+type BadRecordError struct {
+	Lab, Path string
+	Err       error
+}
+
+func (e *BadRecordError) Error() string {
+	return fmt.Sprintf("state %s: %s is not a state record (%v); if the lab's namespaces are still there, "+
+		"take them back with `netcompose apply --adopt FILE` or remove them with `netcompose destroy --adopt FILE`", e.Lab, e.Path, e.Err)
+}
+
+func (e *BadRecordError) Unwrap() error { return e.Err }
+
+func (r *record) index() {
+	r.nodes = make(map[string]bool, len(r.Nodes))
+	kept := r.Nodes[:0]
+	for _, n := range r.Nodes {
+		// A hostile or damaged record must not smuggle a path in.
+		if compose.CheckName(n) == nil && !r.nodes[n] {
+			r.nodes[n] = true
+			kept = append(kept, n)
+		}
+	}
+	r.Nodes = kept
+}
+
+// save writes the record atomically (a reader sees the old or the new one)
+// and then empties the journal, whose news the record now holds.
 func (r *record) save() error {
 	sort.Strings(r.Nodes)
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(labDir(r.Lab), 0o755); err != nil {
+	if err := r.dir.Make(); err != nil {
 		return fmt.Errorf("state %s: %w", r.Lab, err)
 	}
-	tmp := recordPath(r.Lab) + ".tmp"
+	tmp := r.dir.State() + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("state %s: write: %w", r.Lab, err)
 	}
-	if err := os.Rename(tmp, recordPath(r.Lab)); err != nil {
+	if err := os.Rename(tmp, r.dir.State()); err != nil {
 		return fmt.Errorf("state %s: write: %w", r.Lab, err)
 	}
-	return nil
+	return clearJournal(r.dir)
 }
 
-// remove deletes the lab's directory: record and lock file.
+// remove deletes the lab's files by name (labdir.Remove), never a tree.
 func (r *record) remove() error {
-	if err := os.RemoveAll(labDir(r.Lab)); err != nil {
+	if err := r.dir.Remove(); err != nil {
 		return fmt.Errorf("state %s: remove: %w", r.Lab, err)
 	}
 	return nil
 }
 
+// empty reports whether the record holds nothing worth keeping.
+func (r *record) empty() bool { return len(r.Nodes) == 0 && len(r.Sysctls) == 0 }
+
 func (r *record) clone() *record {
-	c := &record{Lab: r.Lab, Nodes: slices.Clone(r.Nodes), Inodes: maps.Clone(r.Inodes), Sysctls: map[string]map[string]string{},
-		RuleNodes: slices.Clone(r.RuleNodes)}
+	c := &record{Lab: r.Lab, dir: r.dir, Supervisor: r.Supervisor, Nodes: slices.Clone(r.Nodes), Inodes: maps.Clone(r.Inodes),
+		Sysctls: map[string]map[string]string{}, Dumps: map[compose.Kind][]string{}}
 	for n, m := range r.Sysctls {
-		c.Sysctls[n] = map[string]string{}
-		for k, v := range m {
-			c.Sysctls[n][k] = v
-		}
+		c.Sysctls[n] = maps.Clone(m)
 	}
+	for k, ns := range r.Dumps {
+		c.Dumps[k] = slices.Clone(ns)
+	}
+	c.index()
 	return c
 }
 
-func (r *record) has(node string) bool { return slices.Contains(r.Nodes, node) }
+func (r *record) has(node string) bool { return r.nodes[node] }
 
 func (r *record) addNode(node string) {
-	if !r.has(node) {
+	if !r.nodes[node] {
+		r.nodes[node] = true
 		r.Nodes = append(r.Nodes, node)
 	}
 }
 
 func (r *record) removeNode(node string) {
-	r.Nodes = slices.DeleteFunc(r.Nodes, func(n string) bool { return n == node })
+	if r.nodes[node] {
+		delete(r.nodes, node)
+		r.Nodes = slices.DeleteFunc(r.Nodes, func(n string) bool { return n == node })
+	}
 	delete(r.Inodes, node)
 	delete(r.Sysctls, node)
-	r.RuleNodes = slices.DeleteFunc(r.RuleNodes, func(n string) bool { return n == node })
+	for k, ns := range r.Dumps {
+		if ns = slices.DeleteFunc(ns, func(n string) bool { return n == node }); len(ns) == 0 {
+			delete(r.Dumps, k)
+		} else {
+			r.Dumps[k] = ns
+		}
+	}
+}
+
+// claim records node as owning the namespace whose inode is ino.
+func (r *record) claim(node string, ino uint64) {
+	r.addNode(node)
+	if r.Inodes == nil {
+		r.Inodes = map[string]uint64{}
+	}
+	r.Inodes[node] = ino
 }
 
 // pin records the inode of the node's namespace as it is now.
 func (r *record) pin(node string) {
 	if ino, ok := namespaceInode(r.Lab, node); ok {
-		if r.Inodes == nil {
-			r.Inodes = map[string]uint64{}
-		}
-		r.Inodes[node] = ino
+		r.claim(node, ino)
 	}
 }
 
 // owns reports whether the node's namespace exists and is the one the
-// record names: the recorded inode, or any when none is recorded yet (a
-// record written just before the namespace was created).
+// record names: proven by the recorded inode.
 func (r *record) owns(node string) bool {
 	if !r.has(node) {
 		return false
 	}
-	ino, ok := namespaceInode(r.Lab, node)
-	if !ok {
+	want, pinned := r.Inodes[node]
+	if !pinned {
 		return false
 	}
-	want, pinned := r.Inodes[node]
-	return !pinned || want == ino
+	ino, ok := namespaceInode(r.Lab, node)
+	return ok && want == ino
+}
+
+// unproven lists the recorded nodes without an inode whose namespace
+// exists: the record claims them but cannot prove it, so they are left
+// alone (diff warns, apply refuses them as foreign, --adopt takes them).
+func (r *record) unproven() []string {
+	var out []string
+	for _, n := range r.Nodes {
+		if _, pinned := r.Inodes[n]; !pinned && namespaceExists(r.Lab, n) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // prune forgets the nodes whose namespace is gone (deleted by hand, or by
 // a reboot) or is not the one the lab made: nothing of the lab is left
-// there, and a later create records the node afresh.
+// there, and a later create records the node afresh. Unproven entries
+// whose namespace exists stay, so that diff can warn about them.
 // It reports whether it forgot any.
 func (r *record) prune() bool {
 	n := len(r.Nodes)
 	for _, node := range slices.Clone(r.Nodes) {
-		if !r.owns(node) {
-			r.removeNode(node)
+		if r.owns(node) {
+			continue
 		}
+		if _, pinned := r.Inodes[node]; !pinned && namespaceExists(r.Lab, node) {
+			continue
+		}
+		r.removeNode(node)
 	}
 	return len(r.Nodes) != n
 }
@@ -179,65 +341,18 @@ func (r *record) forgetSysctl(node, key string) {
 	}
 }
 
-// namespaceName is the kernel name of a node's namespace for a state
-// key: the host part of "<lab>@<host>" (compose.StateKey) keeps records
-// and locks apart, never namespace names.
-func namespaceName(key, node string) string {
-	lab, _ := compose.SplitStateKey(key)
-	return compose.NamespaceName(lab, node)
+// dumps lists the nodes where kind has put objects, sorted.
+func (r *record) dumps(kind compose.Kind) []string {
+	return slices.Sorted(slices.Values(r.Dumps[kind]))
 }
 
-func namespaceExists(key, node string) bool {
-	_, err := os.Stat(nsrun.Path(namespaceName(key, node)))
-	return err == nil
-}
-
-// namespaceInode is the inode of the node's namespace (its nsfs inode,
-// seen through the bind mount under /run/netns).
-func namespaceInode(key, node string) (uint64, bool) {
-	var st unix.Stat_t
-	if err := unix.Stat(nsrun.Path(namespaceName(key, node)), &st); err != nil {
-		return 0, false
+func (r *record) addDump(kind compose.Kind, nodes ...string) {
+	if r.Dumps == nil {
+		r.Dumps = map[compose.Kind][]string{}
 	}
-	return st.Ino, true
-}
-
-// LabInfo describes a lab that has a state record on this machine.
-type LabInfo struct {
-	Name  string   `json:"name"`
-	Nodes []string `json:"nodes"`
-	// Missing lists recorded nodes whose namespace no longer exists.
-	Missing []string `json:"missing,omitempty"`
-}
-
-// Labs lists the labs with a state record on this machine, by name.
-func Labs() ([]LabInfo, error) {
-	ents, err := os.ReadDir(StateDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	for _, n := range nodes {
+		if !slices.Contains(r.Dumps[kind], n) {
+			r.Dumps[kind] = append(r.Dumps[kind], n)
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("labs: %w", err)
-	}
-	var out []LabInfo
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
-		if _, err := os.Stat(recordPath(e.Name())); err != nil {
-			continue
-		}
-		rec, err := loadRecord(e.Name())
-		if err != nil {
-			return nil, err
-		}
-		li := LabInfo{Name: e.Name(), Nodes: slices.Sorted(slices.Values(rec.Nodes))}
-		for _, n := range li.Nodes {
-			if !rec.owns(n) {
-				li.Missing = append(li.Missing, n)
-			}
-		}
-		out = append(out, li)
-	}
-	return out, nil
 }

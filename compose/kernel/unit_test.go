@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/netcompose/netcompose/internal/labdir"
 )
 
 func TestSysctlPath(t *testing.T) {
@@ -75,3 +76,6 @@ func TestLockWaits(t *testing.T) {
 		t.Errorf("second Lock with wait: waiting called %v, err %v; want true, context.Canceled", waited, err)
 	}
 }
+
+func labDir(lab string) string     { return labdir.MustFor(lab).Path }
+func recordPath(lab string) string { return labdir.MustFor(lab).State() }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/vishvananda/netlink"
@@ -94,6 +95,12 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 		}
 		v.PeerNamespace = netlink.NsFd(int(cb.ns))
 	}
+	if err := s.announceLink(an, ai, compose.KindVeth, r.Name); err != nil {
+		return err
+	}
+	if err := s.announceLink(bn, bi, compose.KindVeth, r.Name); err != nil {
+		return err
+	}
 	if err := ca.h.LinkAdd(v); err != nil {
 		return fmt.Errorf("veth %s: create: %w", r.Name, err)
 	}
@@ -122,13 +129,13 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 // update sets the MTU of both ends and brings an end up (or, undoing
 // that, down again) when its a.up or b.up changes.
 func (vethDriver) update(s *session, before, after compose.Resource) error {
-	mtu, err := mtuAttr(after)
+	mtus, err := endMTUs(after)
 	if err != nil {
 		return err
 	}
 	for i, e := range after.Ends() {
-		if mtu != 0 && after.Attrs["mtu"] != before.Attrs["mtu"] {
-			if err := setMTU(s, e, mtu); err != nil {
+		if mtus[i] != 0 && after.Attrs["mtu"] != before.Attrs["mtu"] {
+			if err := setMTU(s, e, mtus[i]); err != nil {
 				return fmt.Errorf("veth %s: %w", after.Name, err)
 			}
 		}
@@ -237,6 +244,25 @@ func setMTU(s *session, e compose.End, mtu int) error {
 }
 
 // mtuAttr parses the mtu attribute; 0 when absent (kernel default).
+// endMTUs reads a veth's mtu attribute per end: one MTU for both, or
+// "A,B" as observed when the ends differ (an undo restores exactly that).
+func endMTUs(r compose.Resource) ([2]int, error) {
+	a, b, split := strings.Cut(r.Attrs["mtu"], ",")
+	if !split {
+		n, err := mtuAttr(r)
+		return [2]int{n, n}, err
+	}
+	var out [2]int
+	for i, v := range []string{a, b} {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return out, fmt.Errorf("%s: bad mtu %q", r.ID(), r.Attrs["mtu"])
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
 func mtuAttr(r compose.Resource) (int, error) {
 	v, ok := r.Attrs["mtu"]
 	if !ok || v == "" {

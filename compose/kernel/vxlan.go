@@ -186,6 +186,9 @@ func (vxlanDriver) create(s *session, r compose.Resource) error {
 	if src != dst {
 		vx.Namespace = netlink.NsFd(int(dst.ns))
 	}
+	if err := s.announceLink(r.Node, r.Name, compose.KindVxlan, r.Name); err != nil {
+		return err
+	}
 	if err := src.h.LinkAdd(vx); err != nil {
 		return fmt.Errorf("vxlan %s: create: %w", r.Name, err)
 	}

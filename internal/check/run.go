@@ -23,7 +23,8 @@ type Result struct {
 	// Reason says why the check passed or failed, pointing at the cause.
 	Reason string `json:"reason"`
 	// RTT is the average echo round trip (icmp), the connect time (tcp),
-	// the exchange time (udp) or the first answer's delay (arp).
+	// the exchange time (udp, websocket: after the handshake), the first
+	// answer's delay (arp) or the time to the response headers (http).
 	RTT time.Duration `json:"rtt_ns,omitempty"`
 	// Duration is how long the whole check took.
 	Duration time.Duration `json:"duration_ns"`
@@ -35,6 +36,9 @@ type Result struct {
 	TTL int `json:"ttl,omitempty"`
 	// Answers lists every ARP reply (arp).
 	Answers []Answer `json:"answers,omitempty"`
+	// Status is the HTTP status answered (http; websocket when the
+	// handshake was refused).
+	Status int `json:"status,omitempty"`
 	// Detail holds extra facts, e.g. "listener opened in lab-server".
 	Detail string `json:"detail,omitempty"`
 }
@@ -113,6 +117,10 @@ func runOne(ctx context.Context, s Spec, locks *keyedMutex) Result {
 		r = probeUDP(ctx, s)
 	case ARP:
 		r = probeARP(ctx, s)
+	case WebSocket:
+		r = probeWebSocket(ctx, s)
+	case HTTP:
+		r = probeHTTP(ctx, s)
 	}
 	fill(&r, s)
 	r.Duration = time.Since(start)

@@ -17,10 +17,12 @@ import (
 
 // Protocols a check can probe with.
 const (
-	ICMP = "icmp"
-	TCP  = "tcp"
-	UDP  = "udp"
-	ARP  = "arp"
+	ICMP      = "icmp"
+	TCP       = "tcp"
+	UDP       = "udp"
+	ARP       = "arp"
+	WebSocket = "websocket"
+	HTTP      = "http"
 )
 
 // Expectations.
@@ -77,6 +79,17 @@ type Spec struct {
 	// "fw:eth0" (keys in any form net.ParseMAC reads). MACs of TargetNetns's
 	// interfaces are labelled automatically.
 	Labels map[string]string
+	// Path (websocket, http) is the URL path; default "/".
+	Path string
+	// Send (websocket) is the message sent, default a random token;
+	// ExpectReply the reply wanted, default Send echoed.
+	Send, ExpectReply string
+	// Origin (websocket), when set, is the handshake's Origin header.
+	Origin string
+	// Status (http) is the status wanted, default 200; Body, when set, a
+	// substring the response body must contain.
+	Status int
+	Body   string
 }
 
 // Validate reports every problem with s that would stop it from running.
@@ -93,7 +106,7 @@ func (s Spec) Validate() error {
 	}
 	switch s.Protocol {
 	case ICMP:
-	case TCP, UDP:
+	case TCP, UDP, WebSocket, HTTP:
 		if s.Port == 0 {
 			errs = append(errs, fmt.Errorf("%s needs a port", s.Protocol))
 		}
@@ -102,7 +115,7 @@ func (s Spec) Validate() error {
 			errs = append(errs, fmt.Errorf("arp needs an IPv4 target, not %s", s.Target))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("unknown protocol %q (want icmp, tcp, udp or arp)", s.Protocol))
+		errs = append(errs, fmt.Errorf("unknown protocol %q (want icmp, tcp, udp, arp, websocket or http)", s.Protocol))
 	}
 	switch s.Expect {
 	case "", ExpectPass, ExpectFail:
@@ -145,13 +158,17 @@ func (s Spec) budget() time.Duration {
 	return d
 }
 
-// targetString is Target, with the port for tcp and udp.
+// targetString is Target, with the port for tcp and udp, as a URL for
+// websocket and http.
 func (s Spec) targetString() string {
 	if !s.Target.IsValid() {
 		return ""
 	}
-	if s.Protocol == TCP || s.Protocol == UDP {
+	switch s.Protocol {
+	case TCP, UDP:
 		return netip.AddrPortFrom(s.Target, s.Port).String()
+	case WebSocket, HTTP:
+		return s.url()
 	}
 	return s.Target.String()
 }

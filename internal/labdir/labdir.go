@@ -3,6 +3,7 @@
 //
 //	state.json       the state record (package kernel)
 //	state.json.tmp   a record being written
+//	journal          what a run is creating, before the record knows it
 //	lock             the apply/destroy lock (package kernel)
 //	supervisor.sock  the supervisor's control socket
 //	supervisor.log   the supervisor's own log (and .1, the previous one)
@@ -62,6 +63,7 @@ func MustFor(key string) Dir {
 
 func (d Dir) State() string         { return filepath.Join(d.Path, "state.json") }
 func (d Dir) Lock() string          { return filepath.Join(d.Path, "lock") }
+func (d Dir) Journal() string       { return filepath.Join(d.Path, "journal") }
 func (d Dir) Socket() string        { return filepath.Join(d.Path, "supervisor.sock") }
 func (d Dir) SupervisorLog() string { return filepath.Join(d.Path, "supervisor.log") }
 func (d Dir) LogDir() string        { return filepath.Join(d.Path, "logs") }
@@ -104,7 +106,7 @@ func (d Dir) Remove() error {
 		}
 	}
 	rmdir(d.LogDir())
-	for _, p := range []string{d.State(), d.State() + ".tmp", d.Socket(), d.SupervisorLog(), d.SupervisorLog() + ".1", d.Lock()} {
+	for _, p := range []string{d.State(), d.State() + ".tmp", d.Journal(), d.Socket(), d.SupervisorLog(), d.SupervisorLog() + ".1", d.Lock()} {
 		rm(p)
 	}
 	rmdir(d.Path)

@@ -66,47 +66,118 @@ func DoHandle(target netns.NsHandle, fn func() error) error {
 // Create makes a new network namespace and bind-mounts it at Path(name).
 // The creating thread is never returned to the runtime: it unshares into
 // the new namespace and exits with its goroutine, so no other code ever
-// runs in a namespace it did not ask for.
+// runs in a namespace it did not ask for. Many creates in a row are
+// cheaper through a Creator.
 func Create(name string) error {
-	errc := make(chan error, 1)
+	c := NewCreator()
+	defer c.Close()
+	return c.Create(name, nil)
+}
+
+// A Creator makes namespaces on one OS thread of its own, reused from one
+// namespace to the next (unshare moves the thread into each new one), and
+// thrown away by Close: starting and discarding a thread per namespace
+// costs more than the namespace itself.
+type Creator struct {
+	reqs chan createReq
+}
+
+type createReq struct {
+	name     string
+	announce func(ino uint64) error
+	mount    bool
+	reply    chan createRes
+}
+
+type createRes struct {
+	fd  int
+	err error
+}
+
+// NewCreator starts the creator's thread.
+func NewCreator() *Creator {
+	c := &Creator{reqs: make(chan createReq)}
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with us
-		errc <- create(name)
+		for r := range c.reqs {
+			fd, err := create(r)
+			r.reply <- createRes{fd, err}
+		}
 	}()
-	return <-errc
+	return c
 }
+
+// Create makes the namespace name and mounts it at Path(name). announce,
+// if not nil, is called with the new namespace's inode after it exists and
+// before anything is written under Dir, so that the caller can note it (a
+// journal) and recognise the namespace, or the empty file it is mounted
+// on, whenever the process dies; an error from announce abandons the
+// namespace before it is ever visible.
+func (c *Creator) Create(name string, announce func(ino uint64) error) error {
+	reply := make(chan createRes, 1)
+	c.reqs <- createReq{name: name, announce: announce, mount: true, reply: reply}
+	return (<-reply).err
+}
+
+// Anonymous makes a namespace that is never mounted and returns an open
+// file descriptor of it: it lives as long as a descriptor or a process
+// holds it, so nothing is left behind when the process dies.
+func (c *Creator) Anonymous() (int, error) {
+	reply := make(chan createRes, 1)
+	c.reqs <- createReq{reply: reply}
+	r := <-reply
+	return r.fd, r.err
+}
+
+// Close ends the creator's thread; the runtime discards it.
+func (c *Creator) Close() { close(c.reqs) }
 
 var (
 	dirMu    sync.Mutex
 	dirReady bool
 )
 
-func create(name string) error {
+func create(r createReq) (int, error) {
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return -1, fmt.Errorf("netns %s: unshare: %w", r.name, err)
+	}
+	src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+	if !r.mount {
+		fd, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, fmt.Errorf("netns: open new namespace: %w", err)
+		}
+		return fd, nil
+	}
 	dirMu.Lock()
 	if !dirReady {
 		if err := ensureDir(); err != nil {
 			dirMu.Unlock()
-			return err
+			return -1, err
 		}
 		dirReady = true
 	}
 	dirMu.Unlock()
-	p := Path(name)
-	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL, 0o444)
+	if r.announce != nil {
+		var st unix.Stat_t
+		if err := unix.Stat(src, &st); err != nil {
+			return -1, fmt.Errorf("netns %s: stat: %w", r.name, err)
+		}
+		if err := r.announce(st.Ino); err != nil {
+			return -1, fmt.Errorf("netns %s: %w", r.name, err)
+		}
+	}
+	p := Path(r.name)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
 	if err != nil {
-		return fmt.Errorf("netns %s: create mount point: %w", name, err)
+		return -1, fmt.Errorf("netns %s: create mount point: %w", r.name, err)
 	}
 	unix.Close(fd)
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		unix.Unlink(p)
-		return fmt.Errorf("netns %s: unshare: %w", name, err)
-	}
-	src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
 	if err := unix.Mount(src, p, "none", unix.MS_BIND, ""); err != nil {
 		unix.Unlink(p)
-		return fmt.Errorf("netns %s: bind mount: %w", name, err)
+		return -1, fmt.Errorf("netns %s: bind mount: %w", r.name, err)
 	}
-	return nil
+	return -1, nil
 }
 
 // Delete unmounts and removes the named namespace. The kernel frees the

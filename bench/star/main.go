@@ -1,0 +1,519 @@
+// Command star times the netcompose CLI end to end against the usable
+// floor, in one run on one machine: it builds the netcompose binary once,
+// writes star labs (a hub joined to N leaves by veths with /30s) as INI
+// files, and runs `netcompose apply`, a no-op re-apply and `netcompose
+// destroy` as separate processes, timed from outside, next to the same
+// star built by package floor (raw netlink until every veth end is
+// operationally up) in a process of its own. Each cell is the median of
+// the repeats; the runs alternate which goes first.
+//
+// As root:
+//
+//	go run ./bench/star                  # N = 10, 100, 300, 1000; Mininet-like and IPv6 rows
+//	go run ./bench/star -big             # and N = 10,000 with RSS
+//	go run ./bench/star -n 300 -repeat 9 # one size
+//
+// It writes the table to stdout (and -o FILE). Every namespace it makes is
+// named nb<pid>-...; they are removed on the way out, on failure and on
+// interrupt too. See docs/performance.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/netcompose/netcompose/bench/floor"
+)
+
+func main() {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "floor-") {
+		os.Exit(floorMain(os.Args[1:]))
+	}
+	os.Exit(run())
+}
+
+// floorMain is the floor as a process of its own, so that it is timed
+// from outside like the CLI: "floor-apply LAB N" or "floor-destroy LAB".
+func floorMain(args []string) int {
+	var err error
+	switch {
+	case args[0] == "floor-apply" && len(args) == 3:
+		var n int
+		if n, err = strconv.Atoi(args[2]); err == nil {
+			err = floor.Star(args[1], floor.StarLinks(n), time.Minute)
+		}
+	case args[0] == "floor-destroy" && len(args) == 2:
+		err = floor.Destroy(args[1])
+	default:
+		err = fmt.Errorf("usage: floor-apply LAB N | floor-destroy LAB")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		return 1
+	}
+	return 0
+}
+
+type options struct {
+	sizes   []int
+	repeat  int
+	big     bool
+	mininet bool
+	ipv6    bool
+	out     string
+	bin     string
+}
+
+func run() int {
+	var o options
+	var sizes string
+	flag.StringVar(&sizes, "n", "10,100,300,1000", "star sizes (leaves), comma-separated")
+	flag.IntVar(&o.repeat, "repeat", 5, "runs per cell (the median is reported); N >= 10,000 runs once")
+	flag.BoolVar(&o.big, "big", false, "add N = 10,000 (about two minutes more) with RSS, and its IPv6-off run")
+	flag.BoolVar(&o.mininet, "mininet", true, "add the Mininet-like lab: 300 hosts on one Linux bridge")
+	flag.BoolVar(&o.ipv6, "ipv6", true, "add the star of 1000 with ipv6 = off in the hub, and in every node")
+	flag.StringVar(&o.out, "o", "", "also write the table to this file")
+	flag.StringVar(&o.bin, "netcompose", "", "use this netcompose binary instead of building ./cmd/netcompose")
+	flag.Parse()
+	for _, f := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "star: -n: bad size %q\n", f)
+			return 2
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	if o.big {
+		o.sizes = append(o.sizes, 10000)
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "star: needs root (network namespaces)")
+		return 2
+	}
+	b, err := newBench(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "star:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = b.all(ctx)
+	b.cleanup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "star:", err)
+		return 1
+	}
+	return 0
+}
+
+type bench struct {
+	opt      options
+	dir      string // INI files and the binary
+	bin      string // netcompose
+	self     string // this program, for the floor
+	prefix   string // of every lab name: nb<pid>
+	cliLabs  []string
+	floorLab []string
+	report   strings.Builder
+}
+
+func newBench(o options) (*bench, error) {
+	dir, err := os.MkdirTemp("", "netcompose-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{opt: o, dir: dir, bin: o.bin, prefix: fmt.Sprintf("nb%d", os.Getpid())}
+	if b.self, err = os.Executable(); err != nil {
+		return nil, err
+	}
+	if b.bin == "" {
+		b.bin = filepath.Join(dir, "netcompose")
+		cmd := exec.Command("go", "build", "-o", b.bin, "./cmd/netcompose")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("build netcompose (run from the repository root): %w", err)
+		}
+	}
+	return b, nil
+}
+
+// cleanup removes every lab this run made, whatever state it is in.
+func (b *bench) cleanup() {
+	for _, lab := range b.cliLabs {
+		exec.Command(b.bin, "destroy", "--lab", lab).Run()
+	}
+	for _, lab := range b.floorLab {
+		floor.Destroy(lab)
+	}
+	// Anything left with our prefix (a floor killed half way).
+	floor.Destroy(b.prefix)
+	os.RemoveAll(b.dir)
+}
+
+// sample is one timed process.
+type sample struct {
+	wall  time.Duration
+	rssKB int64
+}
+
+// exec runs one process and times it from outside.
+func (b *bench) exec(ctx context.Context, name string, args ...string) (sample, error) {
+	if err := ctx.Err(); err != nil {
+		return sample{}, err
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	s := sample{wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			s.rssKB = ru.Maxrss
+		}
+	}
+	if err != nil {
+		return s, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, tail(out.String(), 20))
+	}
+	return s, nil
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// pause lets the kernel finish the linkwatch and RCU work a run leaves
+// (destroy already waits for the namespaces' teardown).
+func pause() { time.Sleep(300 * time.Millisecond) }
+
+func (b *bench) printf(format string, args ...any) {
+	fmt.Fprintf(&b.report, format, args...)
+	fmt.Printf(format, args...)
+}
+
+func (b *bench) all(ctx context.Context) error {
+	b.printf("# netcompose end to end against the usable floor\n\n")
+	b.printf("%s\n\n", machine())
+	b.printf("Medians of %d runs (N >= 10,000: one run); min-max in brackets. Times are wall clock of whole processes.\n\n", b.opt.repeat)
+	b.printf("| N | floor ready | `apply` | ratio | no-op re-apply | per node | `destroy` | floor destroy | ratio | RSS apply/destroy |\n")
+	b.printf("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, n := range b.opt.sizes {
+		if err := b.star(ctx, n); err != nil {
+			return err
+		}
+	}
+	if b.opt.ipv6 {
+		b.printf("\n## IPv6 off (star of 1000%s)\n\n", map[bool]string{true: " and 10,000", false: ""}[b.opt.big])
+		b.printf("| lab | `apply` | `destroy` |\n|---|--:|--:|\n")
+		for _, n := range []int{1000, 10000} {
+			if n == 10000 && !b.opt.big {
+				continue
+			}
+			for _, v := range []string{"", "hub", "all"} {
+				if n == 10000 && v == "all" {
+					continue
+				}
+				if err := b.ipv6Row(ctx, n, v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if b.opt.mininet {
+		if err := b.mininetRow(ctx); err != nil {
+			return err
+		}
+	}
+	b.printf("\nload average at the end: %s\n", loadavg())
+	if b.opt.out != "" {
+		return os.WriteFile(b.opt.out, []byte(b.report.String()), 0o644)
+	}
+	return nil
+}
+
+func (b *bench) repeats(n int) int {
+	if n >= 10000 {
+		return 1
+	}
+	return b.opt.repeat
+}
+
+// star measures one size: floor and CLI, alternating which goes first.
+func (b *bench) star(ctx context.Context, n int) error {
+	lab := fmt.Sprintf("%s-s%d", b.prefix, n)
+	flab := fmt.Sprintf("%s-f%d", b.prefix, n)
+	ini, err := b.write(lab, starINI(lab, n, ""))
+	if err != nil {
+		return err
+	}
+	b.cliLabs = append(b.cliLabs, lab)
+	b.floorLab = append(b.floorLab, flab)
+	var fa, fd, ca, cr, cd []sample
+	floorRun := func() error {
+		s, err := b.exec(ctx, b.self, "floor-apply", flab, strconv.Itoa(n))
+		if err != nil {
+			return err
+		}
+		fa = append(fa, s)
+		pause()
+		if s, err = b.exec(ctx, b.self, "floor-destroy", flab); err != nil {
+			return err
+		}
+		fd = append(fd, s)
+		pause()
+		return nil
+	}
+	cliRun := func(first bool) error {
+		s, err := b.exec(ctx, b.bin, "apply", ini)
+		if err != nil {
+			return err
+		}
+		ca = append(ca, s)
+		if first {
+			if err := usable(lab, n); err != nil {
+				return fmt.Errorf("N=%d: apply returned before the lab was usable: %w", n, err)
+			}
+		}
+		pause()
+		if s, err = b.exec(ctx, b.bin, "apply", ini); err != nil {
+			return err
+		}
+		cr = append(cr, s)
+		if first {
+			// The re-apply must have planned nothing.
+			if _, err := b.exec(ctx, b.bin, "diff", "--exit-code", ini); err != nil {
+				return fmt.Errorf("N=%d: plan not empty after apply: %w", n, err)
+			}
+		}
+		pause()
+		if s, err = b.exec(ctx, b.bin, "destroy", ini); err != nil {
+			return err
+		}
+		cd = append(cd, s)
+		pause()
+		return nil
+	}
+	for r := range b.repeats(n) {
+		var err error
+		if r%2 == 0 {
+			if err = floorRun(); err == nil {
+				err = cliRun(r == 0)
+			}
+		} else if err = cliRun(false); err == nil {
+			err = floorRun()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	nodes := n + 1
+	b.printf("| %d | %s | %s | %.2f× | %s | %.3f ms | %s | %s | %.2f× | %s / %s |\n", n,
+		cell(fa), cell(ca), ratio(ca, fa), cell(cr), ms(median(cr))/float64(nodes),
+		cell(cd), cell(fd), ratio(cd, fd), mb(maxRSS(ca)), mb(maxRSS(cd)))
+	return nil
+}
+
+// ipv6Row measures the star with ipv6 = off in "hub", in "all" nodes, or
+// nowhere ("").
+func (b *bench) ipv6Row(ctx context.Context, n int, where string) error {
+	lab := fmt.Sprintf("%s-v%d%s", b.prefix, n, where)
+	ini, err := b.write(lab, starINI(lab, n, where))
+	if err != nil {
+		return err
+	}
+	b.cliLabs = append(b.cliLabs, lab)
+	var ca, cd []sample
+	for range b.repeats(n) {
+		s, err := b.exec(ctx, b.bin, "apply", ini)
+		if err != nil {
+			return err
+		}
+		ca = append(ca, s)
+		pause()
+		if s, err = b.exec(ctx, b.bin, "destroy", ini); err != nil {
+			return err
+		}
+		cd = append(cd, s)
+		pause()
+	}
+	label := map[string]string{"": "IPv6 on (default)", "hub": "`ipv6 = off` in the hub", "all": "`ipv6 = off` in every node"}[where]
+	b.printf("| N=%d, %s | %s | %s |\n", n, label, cell(ca), cell(cd))
+	return nil
+}
+
+// mininetRow is the lab Mininet builds with `mn --topo single,300
+// --switch lxbr`: 300 hosts, each a namespace with one veth to a Linux
+// bridge. Mininet keeps the bridge in the root namespace; here the switch
+// is a namespace too.
+func (b *bench) mininetRow(ctx context.Context) error {
+	const hosts = 300
+	lab := b.prefix + "-m"
+	ini, err := b.write(lab, mininetINI(lab, hosts))
+	if err != nil {
+		return err
+	}
+	b.cliLabs = append(b.cliLabs, lab)
+	var ca, cd []sample
+	for range b.opt.repeat {
+		s, err := b.exec(ctx, b.bin, "apply", ini)
+		if err != nil {
+			return err
+		}
+		ca = append(ca, s)
+		pause()
+		if s, err = b.exec(ctx, b.bin, "destroy", ini); err != nil {
+			return err
+		}
+		cd = append(cd, s)
+		pause()
+	}
+	b.printf("\n## Mininet-like: %d hosts on one Linux bridge\n\n", hosts)
+	b.printf("| tool | build | stop |\n|---|--:|--:|\n")
+	b.printf("| netcompose `apply` / `destroy` (this run) | %s | %s |\n", cell(ca), cell(cd))
+	b.printf("| Mininet 2.3, `--switch lxbr` (measured earlier on this VM, not in this run) | 6.3–6.8 s | 8.9 s |\n")
+	return nil
+}
+
+func (b *bench) write(lab, text string) (string, error) {
+	p := filepath.Join(b.dir, lab+".ini")
+	return p, os.WriteFile(p, []byte(text), 0o644)
+}
+
+// starINI is the star as a topology file; ipv6 = off goes in the hub
+// ("hub"), in every node ("all") or nowhere.
+func starINI(lab string, n int, ipv6Off string) string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "[DEFAULT]\nlab = %s\n\n[netns:hub]\n", lab)
+	if ipv6Off != "" {
+		w.WriteString("ipv6 = off\n")
+	}
+	links := floor.StarLinks(n)
+	for _, l := range links {
+		fmt.Fprintf(&w, "address.%s = %s\n", l.HubIf, l.HubAddr)
+	}
+	for _, l := range links {
+		fmt.Fprintf(&w, "\n[netns:%s]\naddress.eth0 = %s\n", l.Leaf, l.LeafAddr)
+		if ipv6Off == "all" {
+			w.WriteString("ipv6 = off\n")
+		}
+		fmt.Fprintf(&w, "\n[veth:%s]\nendpoints = hub:%s %s:eth0\n", l.Leaf, l.HubIf, l.Leaf)
+	}
+	return w.String()
+}
+
+func mininetINI(lab string, hosts int) string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "[DEFAULT]\nlab = %s\n\n[netns:s1]\n\n[bridge:br0]\nnetns = s1\nports =", lab)
+	for i := 1; i <= hosts; i++ {
+		fmt.Fprintf(&w, " p%d", i)
+	}
+	w.WriteString("\n")
+	for i := 1; i <= hosts; i++ {
+		fmt.Fprintf(&w, "\n[netns:h%d]\naddress.eth0 = 10.0.%d.%d/8\n", i, i/256, i%256)
+		fmt.Fprintf(&w, "\n[veth:h%d]\nendpoints = h%d:eth0 s1:p%d\n", i, i, i)
+	}
+	return w.String()
+}
+
+func median(ss []sample) time.Duration {
+	if len(ss) == 0 {
+		return 0
+	}
+	d := make([]time.Duration, len(ss))
+	for i, s := range ss {
+		d[i] = s.wall
+	}
+	slices.Sort(d)
+	if len(d)%2 == 1 {
+		return d[len(d)/2]
+	}
+	return (d[len(d)/2-1] + d[len(d)/2]) / 2
+}
+
+func ratio(a, b []sample) float64 { return float64(median(a)) / float64(median(b)) }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func dur(d time.Duration) string {
+	if d >= time.Second {
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.0f ms", ms(d))
+}
+
+// cell is "median [min-max]".
+func cell(ss []sample) string {
+	if len(ss) == 1 {
+		return dur(ss[0].wall)
+	}
+	lo, hi := ss[0].wall, ss[0].wall
+	for _, s := range ss {
+		lo, hi = min(lo, s.wall), max(hi, s.wall)
+	}
+	return fmt.Sprintf("%s [%s–%s]", dur(median(ss)), dur(lo), dur(hi))
+}
+
+func maxRSS(ss []sample) int64 {
+	var m int64
+	for _, s := range ss {
+		m = max(m, s.rssKB)
+	}
+	return m
+}
+
+func mb(kb int64) string { return fmt.Sprintf("%.0f MB", float64(kb)/1024) }
+
+func machine() string {
+	var u syscall.Utsname
+	syscall.Uname(&u)
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	var lim syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	return fmt.Sprintf("Machine: %d CPUs (%s), Linux %s, %s, RLIMIT_NOFILE %d/%d, %s; load average at the start: %s",
+		runtime.NumCPU(), model, utsString(u.Release[:]), runtime.Version(), lim.Cur, lim.Max,
+		time.Now().Format("2006-01-02"), loadavg())
+}
+
+func utsString(b []int8) string {
+	var s []byte
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		s = append(s, byte(c))
+	}
+	return string(s)
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,116 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+
+	"github.com/netcompose/netcompose/compose"
+	"github.com/netcompose/netcompose/internal/labdir"
+	"github.com/netcompose/netcompose/internal/nsrun"
+	"golang.org/x/sys/unix"
+)
+
+// namespaceName is the kernel name of a node's namespace for a state
+// key: the host part of "<lab>@<host>" (compose.StateKey) keeps records
+// and locks apart, never namespace names.
+func namespaceName(key, node string) string {
+	lab, _ := compose.SplitStateKey(key)
+	return compose.NamespaceName(lab, node)
+}
+
+func namespacePath(key, node string) string { return nsrun.Path(namespaceName(key, node)) }
+
+// namespaceExists reports whether a namespace is mounted under the node's
+// name; an empty placeholder file there is not one.
+func namespaceExists(key, node string) bool {
+	_, ok := namespaceInode(key, node)
+	return ok
+}
+
+// namespaceInode is the inode of the node's namespace (its nsfs inode,
+// seen through the bind mount under /run/netns); false when nothing is
+// mounted there.
+func namespaceInode(key, node string) (uint64, bool) {
+	var st unix.Stat_t
+	if err := unix.Stat(namespacePath(key, node), &st); err != nil {
+		return 0, false
+	}
+	if !isNsfs(&st) {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
+// nsfsDev is the device of the namespace filesystem, learnt from our own
+// namespace: a file under /run/netns with that device is a mounted
+// namespace; anything else is a plain file.
+var nsfsDev = func() uint64 {
+	var st unix.Stat_t
+	if unix.Stat("/proc/self/ns/net", &st) != nil {
+		return 0
+	}
+	return st.Dev
+}()
+
+func isNsfs(st *unix.Stat_t) bool { return nsfsDev == 0 || st.Dev == nsfsDev }
+
+// isPlaceholder reports whether p is an empty regular file with nothing
+// mounted on it: what `ip netns add` and netcompose create before the
+// bind mount, and leave behind when killed in between.
+func isPlaceholder(p string) bool {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 && !isNsfs(&st)
+}
+
+// LabInfo describes a lab that has a state record on this machine.
+type LabInfo struct {
+	Name  string   `json:"name"`
+	Nodes []string `json:"nodes"`
+	// Missing lists recorded nodes whose namespace no longer exists.
+	Missing []string `json:"missing,omitempty"`
+	// Error says why the record could not be read; the lab is listed all
+	// the same, so one bad record hides no other lab.
+	Error string `json:"error,omitempty"`
+}
+
+// Labs lists the labs with a state record on this machine, by name.
+func Labs() ([]LabInfo, error) {
+	ents, err := os.ReadDir(labdir.Root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("labs: %w", err)
+	}
+	var out []LabInfo
+	for _, e := range ents {
+		d, err := labdir.For(e.Name())
+		if !e.IsDir() || err != nil {
+			continue
+		}
+		if _, err := os.Stat(d.State()); err != nil {
+			if _, jerr := os.Stat(journalPath(d)); jerr != nil {
+				continue
+			}
+		}
+		rec, err := loadRecord(e.Name())
+		if err != nil {
+			out = append(out, LabInfo{Name: e.Name(), Error: err.Error()})
+			continue
+		}
+		li := LabInfo{Name: e.Name(), Nodes: slices.Sorted(slices.Values(rec.Nodes))}
+		for _, n := range li.Nodes {
+			if !rec.owns(n) {
+				li.Missing = append(li.Missing, n)
+			}
+		}
+		out = append(out, li)
+	}
+	return out, nil
+}
