@@ -22,7 +22,7 @@ func Config(f *loader.File, lab *Lab) map[string]map[string]string {
 	out["DEFAULT"] = def
 	var metas map[string]Meta
 	if lab != nil {
-		metas = lab.metas()
+		metas = lab.metaIndex()
 	}
 	for _, s := range f.Sections {
 		id := s.Type + ":" + s.Name
@@ -46,45 +46,11 @@ func Config(f *loader.File, lab *Lab) map[string]map[string]string {
 	return out
 }
 
-// metas indexes the Meta of every typed object by "type:name".
-func (l *Lab) metas() map[string]Meta {
-	m := map[string]Meta{}
-	add := func(x Meta) { m[x.Section] = x }
-	for _, x := range l.Nodes {
-		add(x.Meta)
-	}
-	for _, x := range l.Veths {
-		add(x.Meta)
-	}
-	for _, x := range l.Bridges {
-		add(x.Meta)
-	}
-	for _, x := range l.Vxlans {
-		add(x.Meta)
-	}
-	for _, x := range l.ARPs {
-		add(x.Meta)
-	}
-	for _, x := range l.NFQueues {
-		add(x.Meta)
-	}
-	for _, x := range l.Filters {
-		add(x.Meta)
-	}
-	for _, x := range l.Pipelines {
-		add(x.Meta)
-	}
-	for _, x := range l.Services {
-		add(x.Meta)
-	}
-	for _, x := range l.Kmods {
-		add(x.Meta)
-	}
-	for _, x := range l.Checks {
-		add(x.Meta)
-	}
-	for _, x := range l.Hosts {
-		add(x.Meta)
+// metaIndex indexes the Meta of every section by "type:name".
+func (l *Lab) metaIndex() map[string]Meta {
+	m := make(map[string]Meta, len(l.metas))
+	for _, x := range l.metas {
+		m[x.Section] = x
 	}
 	return m
 }

@@ -134,6 +134,27 @@ func (l *Lab) ForHost(host string) (*Lab, error) {
 			s.Bridges = append(s.Bridges, b)
 		}
 	}
+	vx, err := l.vxlansOn(host, me, here)
+	if err != nil {
+		return nil, err
+	}
+	tv, err := l.tunnelsOn(host, me, tunnels)
+	if err != nil {
+		return nil, err
+	}
+	s.Vxlans = append(vx, tv...)
+	s.ARPs = placed(l.ARPs, func(a *ARP) bool { return here(a.Netns) })
+	s.NFQueues = placed(l.NFQueues, func(q *NFQueue) bool { return here(q.Netns) })
+	s.Filters, s.Pipelines = l.Filters, l.Pipelines
+	s.Services = placed(l.Services, func(sv *Service) bool { return here(sv.Netns) })
+	s.Checks = placed(l.Checks, func(c *Check) bool { return here(c.From) })
+	return s, nil
+}
+
+// vxlansOn keeps the [vxlan:] devices of nodes on host, with the host's
+// underlay address as their local address where they name none.
+func (l *Lab) vxlansOn(host string, me *Host, here func(string) bool) ([]*Vxlan, error) {
+	var out []*Vxlan
 	for _, x := range l.Vxlans {
 		if !here(x.Netns) {
 			continue
@@ -147,8 +168,15 @@ func (l *Lab) ForHost(host string) (*Lab, error) {
 			c.Local = me.Underlay
 			x = &c
 		}
-		s.Vxlans = append(s.Vxlans, x)
+		out = append(out, x)
 	}
+	return out, nil
+}
+
+// tunnelsOn turns this host's end of each veth that crosses to another
+// host into a vxlan device towards the peer's underlay address.
+func (l *Lab) tunnelsOn(host string, me *Host, tunnels []Tunnel) ([]*Vxlan, error) {
+	var out []*Vxlan
 	for _, t := range tunnels {
 		var end End
 		var peer string
@@ -168,7 +196,7 @@ func (l *Lab) ForHost(host string) (*Lab, error) {
 		if _, ok := t.Link.Keys["mtu"]; ok {
 			mtu = t.Link.MTU
 		}
-		s.Vxlans = append(s.Vxlans, &Vxlan{
+		out = append(out, &Vxlan{
 			Meta:     t.Link.Meta,
 			Name:     t.Link.Name,
 			Ifname:   end.Ifname,
@@ -181,12 +209,7 @@ func (l *Lab) ForHost(host string) (*Lab, error) {
 			MTU:      mtu,
 		})
 	}
-	s.ARPs = placed(l.ARPs, func(a *ARP) bool { return here(a.Netns) })
-	s.NFQueues = placed(l.NFQueues, func(q *NFQueue) bool { return here(q.Netns) })
-	s.Filters, s.Pipelines = l.Filters, l.Pipelines
-	s.Services = placed(l.Services, func(sv *Service) bool { return here(sv.Netns) })
-	s.Checks = placed(l.Checks, func(c *Check) bool { return here(c.From) })
-	return s, nil
+	return out, nil
 }
 
 // placed keeps the sections of a kind that sit on this host.

@@ -31,6 +31,7 @@ type Lab struct {
 	Hosts     []*Host
 
 	byName map[string]*Node // index of Nodes, built by Build
+	metas  []Meta           // every section read, in file order
 }
 
 // Load reads the topology file at path (opts go to the loader) and builds
@@ -67,6 +68,29 @@ func buildLoaded(f *loader.File, loadErr error) (*Lab, error) {
 	return lab, err
 }
 
+// sectionTypes reads a section of each type into the lab and returns its
+// Meta: one row per section type.
+var sectionTypes = map[string]func(l *Lab, r *reader) Meta{
+	"netns":    func(l *Lab, r *reader) Meta { return add(&l.Nodes, readNode(r)).Meta },
+	"veth":     func(l *Lab, r *reader) Meta { return add(&l.Veths, readVeth(r)).Meta },
+	"bridge":   func(l *Lab, r *reader) Meta { return add(&l.Bridges, readBridge(r)).Meta },
+	"vxlan":    func(l *Lab, r *reader) Meta { return add(&l.Vxlans, readVxlan(r)).Meta },
+	"arp":      func(l *Lab, r *reader) Meta { return add(&l.ARPs, readARP(r)).Meta },
+	"nfqueue":  func(l *Lab, r *reader) Meta { return add(&l.NFQueues, readNFQueue(r)).Meta },
+	"filter":   func(l *Lab, r *reader) Meta { return add(&l.Filters, readFilter(r)).Meta },
+	"pipeline": func(l *Lab, r *reader) Meta { return add(&l.Pipelines, readPipeline(r)).Meta },
+	"service":  func(l *Lab, r *reader) Meta { return add(&l.Services, readService(r)).Meta },
+	"kmod":     func(l *Lab, r *reader) Meta { return add(&l.Kmods, readKmod(r)).Meta },
+	"check":    func(l *Lab, r *reader) Meta { return add(&l.Checks, readCheck(r)).Meta },
+	"host":     func(l *Lab, r *reader) Meta { return add(&l.Hosts, readHost(r)).Meta },
+}
+
+// add appends x to *list and returns it.
+func add[T any](list *[]T, x T) T {
+	*list = append(*list, x)
+	return x
+}
+
 // Build turns loaded sections into a typed, validated lab. The error joins
 // one *loader.Error per problem found, each at its file and line. A
 // section the loader marked Partial is not blamed for keys it lacks.
@@ -78,35 +102,18 @@ func Build(f *loader.File) (*Lab, error) {
 		globals[g.Key] = g.Pos
 	}
 	lab.Name, errs = labName(f)
+	if len(f.Sections) == 0 {
+		// An empty file (or only [DEFAULT]) would apply as "no changes"
+		// and report nothing: say what is wrong instead.
+		errs = append(errs, &loader.Error{Pos: loader.Pos{File: f.Path, Line: 1},
+			Err: errors.New("the lab is empty: no [netns:NAME] or other [type:name] sections")})
+	}
 
 	for _, s := range f.Sections {
 		r := newReader(s, globals)
-		switch s.Type {
-		case "netns":
-			lab.Nodes = append(lab.Nodes, readNode(r))
-		case "veth":
-			lab.Veths = append(lab.Veths, readVeth(r))
-		case "bridge":
-			lab.Bridges = append(lab.Bridges, readBridge(r))
-		case "vxlan":
-			lab.Vxlans = append(lab.Vxlans, readVxlan(r))
-		case "arp":
-			lab.ARPs = append(lab.ARPs, readARP(r))
-		case "nfqueue":
-			lab.NFQueues = append(lab.NFQueues, readNFQueue(r))
-		case "filter":
-			lab.Filters = append(lab.Filters, readFilter(r))
-		case "pipeline":
-			lab.Pipelines = append(lab.Pipelines, readPipeline(r))
-		case "service":
-			lab.Services = append(lab.Services, readService(r))
-		case "kmod":
-			lab.Kmods = append(lab.Kmods, readKmod(r))
-		case "check":
-			lab.Checks = append(lab.Checks, readCheck(r))
-		case "host":
-			lab.Hosts = append(lab.Hosts, readHost(r))
-		default:
+		if read, ok := sectionTypes[s.Type]; ok {
+			lab.metas = append(lab.metas, read(lab, r))
+		} else {
 			r.errorf("", "unknown section type %q", s.Type)
 		}
 		if err := r.done(); err != nil {

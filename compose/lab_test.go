@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/netcompose/netcompose/kmod"
 	"github.com/netcompose/netcompose/loader"
 )
 
@@ -202,7 +201,7 @@ lab = t
 [netns:r1]
 address.eth0 = 10.0.0.1/24 2001:DB8::1/64
 route = default via 10.0.0.2
-        198.51.100.0/24 via 192.0.2.9 dev eth1
+        198.51.100.0/24 via 10.0.0.9 dev eth0
         2001:db8:1::/48 via 2001:db8::2
 forwarding = on
 sysctl.net.ipv4.conf.all.rp_filter = off
@@ -254,7 +253,7 @@ neighbors = 10.0.0.9 02:AA:00:00:00:01 dev eth0
 		{Kind: KindSysctl, Node: "r1", Name: "net.ipv6.conf.all.forwarding", Attrs: m{"value": "1"}},
 		{Kind: KindSysctl, Node: "r2", Name: "net.ipv4.conf.eth0.proxy_arp", Attrs: m{"value": "1"}},
 		{Kind: KindRoute, Node: "r1", Name: "0.0.0.0/0", Attrs: m{"via": "10.0.0.2", "dev": "eth0"}},
-		{Kind: KindRoute, Node: "r1", Name: "198.51.100.0/24", Attrs: m{"via": "192.0.2.9", "dev": "eth1"}},
+		{Kind: KindRoute, Node: "r1", Name: "198.51.100.0/24", Attrs: m{"via": "10.0.0.9", "dev": "eth0"}},
 		{Kind: KindRoute, Node: "r1", Name: "2001:db8:1::/48", Attrs: m{"via": "2001:db8::2", "dev": "eth0"}},
 		{Kind: KindNeigh, Node: "r2", Name: "eth0/10.0.0.9", Attrs: m{"mac": "02:aa:00:00:00:01"}},
 		{Kind: KindFDB, Node: "sw", Name: "vx/192.0.2.5"},
@@ -315,7 +314,7 @@ optional = on
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []kmod.Module{{Name: "vxlan"}, {Name: "dummy", Params: "numdummies=0", Optional: true}}
+	want := []Module{{Name: "vxlan"}, {Name: "dummy", Params: "numdummies=0", Optional: true}}
 	if diff := cmp.Diff(want, lab.Modules()); diff != "" {
 		t.Errorf("modules (-want +got):\n%s", diff)
 	}

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/netcompose/netcompose/loader"
 )
 
 // iface is one interface of the lab: who creates it and where.
@@ -179,8 +181,8 @@ func (v *validator) checkNode(n *Node) {
 	}
 	dests := map[netip.Prefix]bool{}
 	for _, r := range n.Routes {
-		if r.Dev != "" {
-			v.iface(n.Meta, "route", n.Name, r.Dev)
+		if r.Dev == "" || v.iface(n.Meta, "route", n.Name, r.Dev) {
+			v.checkGateway(n, r)
 		}
 		if dests[r.Dest] {
 			v.errorf(n.Meta, "route", "route: destination %s given twice", r.Dest)
@@ -381,4 +383,45 @@ func (v *validator) checkCycles() {
 			visit(id)
 		}
 	}
+}
+
+// checkGateway refuses a route whose gateway is on no subnet of the node
+// (of its dev, when it names one): the kernel would refuse it at apply
+// ("Nexthop has invalid gateway") after other changes were made.
+func (v *validator) checkGateway(n *Node, r Route) {
+	if !r.Via.IsValid() || r.Via.IsLinkLocalUnicast() {
+		return
+	}
+	// The gateway's subnets: the node's addresses, and its on-link routes
+	// (a /32 address reaches its gateway through "GW/32 dev IF").
+	var subnets []string
+	reach := func(ifname string, p netip.Prefix) bool {
+		if r.Dev != "" && ifname != "" && ifname != r.Dev {
+			return false
+		}
+		if p.Masked().Contains(r.Via) {
+			return true
+		}
+		subnets = append(subnets, strings.TrimSpace(ifname+" "+p.Masked().String()))
+		return false
+	}
+	for _, a := range v.lab.addresses()[n.Name] {
+		if reach(a.Ifname, a.Prefix) {
+			return
+		}
+	}
+	for _, o := range n.Routes {
+		if !o.Via.IsValid() && reach(o.Dev, o.Dest) {
+			return
+		}
+	}
+	where := "no interface of " + n.Name + " has an address"
+	if len(subnets) > 0 {
+		where = n.Name + "'s subnets are " + strings.Join(subnets, ", ")
+	}
+	if r.Dev != "" {
+		where += " (on " + r.Dev + ")"
+	}
+	v.errs = append(v.errs, &loader.Error{Pos: r.Pos, Section: n.Section,
+		Err: fmt.Errorf("route %s: gateway %s is on no subnet of the node: %s", r.Dest, r.Via, where)})
 }

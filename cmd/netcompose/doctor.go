@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/kmod"
 )
 
@@ -21,7 +22,7 @@ func newDoctorCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				features, extra = lab.Features(), lab.Modules()
+				features, extra = lab.Features(), kmodModules(lab)
 			}
 			r := kmod.Check(ctx, features, extra)
 			r.Write(cmd.OutOrStdout())
@@ -31,4 +32,13 @@ func newDoctorCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// kmodModules turns the lab's [kmod:] sections into what kmod.Check takes.
+func kmodModules(lab *compose.Lab) []kmod.Module {
+	var ms []kmod.Module
+	for _, m := range lab.Modules() {
+		ms = append(ms, kmod.Module{Name: m.Name, Params: m.Params, Optional: m.Optional})
+	}
+	return ms
 }

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
+	"reflect"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -46,15 +46,15 @@ func run(args []string) int {
 
 // flatten lists the errors an errors.Join holds, recursively, so that each
 // of validate's "file:line: ..." errors gets a line and a prefix of its own.
-// Only a plain join is split: an error that wraps several others under a
-// message of its own (kmod's missing feature, naming the feature and its
-// CONFIG_ option) is kept whole.
+// Only errors.Join's own joins are split: an error that wraps several
+// others under a message of its own (kmod's missing feature, naming the
+// feature and its CONFIG_ option) is kept whole.
 func flatten(err error) []error {
 	if err == nil {
 		return nil
 	}
 	j, ok := err.(interface{ Unwrap() []error })
-	if !ok || !isPlainJoin(err, j.Unwrap()) {
+	if !ok || reflect.TypeOf(err) != joinType {
 		return []error{err}
 	}
 	var out []error
@@ -64,14 +64,5 @@ func flatten(err error) []error {
 	return out
 }
 
-// isPlainJoin reports whether err says nothing but its parts, one a line,
-// as errors.Join's errors do.
-func isPlainJoin(err error, parts []error) bool {
-	var msgs []string
-	for _, e := range parts {
-		if e != nil {
-			msgs = append(msgs, e.Error())
-		}
-	}
-	return err.Error() == strings.Join(msgs, "\n")
-}
+// joinType is the type of errors.Join's errors.
+var joinType = reflect.TypeOf(errors.Join(errors.New("")))

@@ -70,7 +70,7 @@ func preflight(ctx context.Context, w io.Writer, lab *compose.Lab) error {
 	if lab == nil {
 		return nil
 	}
-	r := kmod.Check(ctx, lab.Features(), lab.Modules())
+	r := kmod.Check(ctx, lab.Features(), kmodModules(lab))
 	for _, warn := range r.Warnings() {
 		fmt.Fprintf(w, "note: %s\n", warn)
 	}

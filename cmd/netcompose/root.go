@@ -39,11 +39,15 @@ bridges, VXLAN overlays, ARP settings and static neighbours.
 		newSuperviseCmd(),
 		newLogsCmd(),
 		newWatchCmd(),
+		newVersionCmd(),
 	)
+	root.Version = version()
+	root.SetVersionTemplate("{{.Version}}\n")
 	addSetFlag(root)
 	// Argument and flag mistakes name the command and show its usage line,
 	// since SilenceUsage keeps cobra from printing the whole help.
 	for _, c := range root.Commands() {
+		c.PersistentPreRunE = func(cmd *cobra.Command, args []string) error { return checkPrivilege(cmd) }
 		if v := c.Args; v != nil {
 			c.Args = func(cmd *cobra.Command, args []string) error {
 				if err := v(cmd, args); err != nil {
@@ -53,7 +57,12 @@ bridges, VXLAN overlays, ARP settings and static neighbours.
 			}
 		}
 	}
+	// main prefixes every error with "netcompose:"; the root command's
+	// own flag errors need no second one.
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if cmd == root {
+			return fmt.Errorf("%w (see netcompose --help)", err)
+		}
 		return fmt.Errorf("%s: %w (see %s --help)", cmd.Name(), err, cmd.CommandPath())
 	})
 	return root

@@ -159,7 +159,7 @@ func (s *session) run(st compose.Step) (undo, error) {
 	if !ok {
 		return undo{}, fmt.Errorf("no driver for kind %s", r.Kind)
 	}
-	desc := fmt.Sprintf("%s %s", st.Op, r.ID())
+	desc := fmt.Sprintf("%s %s", st.Op, compose.Label(r))
 	switch {
 	case st.Cascade:
 		// Gone with its parent: nothing to do but forget what the record
@@ -214,7 +214,7 @@ type ApplyError struct {
 }
 
 func (e *ApplyError) Error() string {
-	msg := fmt.Sprintf("%s %s: %v", e.Step.Op, stepResource(e.Step).ID(), e.Err)
+	msg := fmt.Sprintf("%s %s: %v", e.Step.Op, compose.Label(stepResource(e.Step)), e.Err)
 	switch {
 	case e.Rollback != nil:
 		return msg + fmt.Sprintf("; rollback incomplete after undoing %d changes: %v", e.Undone, e.Rollback)

@@ -216,10 +216,10 @@ func withoutIndex(lines []string) []string {
 
 // A failing apply leaves the kernel as it was, whatever the plan replaced,
 // deleted or updated before the failing step. Each change ends with a
-// route the kernel refuses (its gateway is on no interface).
+// sysctl the kernel does not have (validate cannot know it).
 func TestRollbackOfReplacesAndDeletes(t *testing.T) {
 	requireRoot(t)
-	const failing = "\nroute = 203.0.113.0/24 via 192.0.2.1 dev e0\n"
+	const failing = "\nsysctl.net.ipv4.no_such_key = 1\n"
 	tests := []struct{ name, before, after string }{
 		{"veth peer moved, with what lives on its ends", `
 [netns:a]

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/vishvananda/netlink"
@@ -18,6 +19,56 @@ type driver interface {
 	create(s *session, r compose.Resource) error
 	update(s *session, before, after compose.Resource) error
 	delete(s *session, r compose.Resource) error
+}
+
+// dumper is a driver whose objects are not in the snapshot's link,
+// address and route dumps (policy rules, iptables rules): Observe runs its
+// dump in the same parallel pass, only in the nodes where the kind has
+// objects (the record's Dumps) or wants some (desired).
+type dumper interface {
+	driver
+	dump(s *session, node string) (any, error)
+}
+
+// dumpNodes lists, per dumping kind, the nodes to dump.
+func dumpNodes(rec *record, desired []compose.Resource) map[compose.Kind]map[string]bool {
+	out := map[compose.Kind]map[string]bool{}
+	add := func(k compose.Kind, node string) {
+		if _, ok := drivers[k].(dumper); !ok {
+			return
+		}
+		if out[k] == nil {
+			out[k] = map[string]bool{}
+		}
+		out[k][node] = true
+	}
+	for k, nodes := range rec.Dumps {
+		for _, n := range nodes {
+			add(k, n)
+		}
+	}
+	for _, r := range desired {
+		add(r.Kind, r.Node)
+	}
+	return out
+}
+
+// dumpKinds runs the dumps the node needs into its snapshot.
+func (s *session) dumpKinds(sn *snapshot, dumps map[compose.Kind]map[string]bool) error {
+	for k, nodes := range dumps {
+		if !nodes[sn.node] {
+			continue
+		}
+		v, err := drivers[k].(dumper).dump(s, sn.node)
+		if err != nil {
+			return fmt.Errorf("netns %s: %s: %w", s.nsName(sn.node), k, err)
+		}
+		if sn.dumps == nil {
+			sn.dumps = map[compose.Kind]any{}
+		}
+		sn.dumps[k] = v
+	}
+	return nil
 }
 
 var drivers = map[compose.Kind]driver{

@@ -65,6 +65,7 @@ func (s *session) observe(ctx context.Context, desired []compose.Resource) ([]co
 		}
 	}
 
+	dumps := dumpNodes(rec, desired)
 	snaps := make([]*snapshot, len(nodes))
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
@@ -73,6 +74,9 @@ func (s *session) observe(ctx context.Context, desired []compose.Resource) ([]co
 		wg.Go(func() {
 			for i := range next {
 				snaps[i], errs[i] = s.snapshot(nodes[i], wantSysctl[nodes[i]])
+				if errs[i] == nil {
+					errs[i] = s.dumpKinds(snaps[i], dumps)
+				}
 			}
 		})
 	}

@@ -84,7 +84,7 @@ func (s *session) restore(p compose.Plan) (int, error) {
 			continue
 		}
 		if _, err := s.run(st); err != nil {
-			return n, fmt.Errorf("restore %s %s: %w", st.Op, stepResource(st).ID(), err)
+			return n, fmt.Errorf("restore %s %s: %w", st.Op, compose.Label(stepResource(st)), err)
 		}
 		n++
 	}
@@ -98,7 +98,7 @@ func (s *session) restore(p compose.Plan) (int, error) {
 	if left := compose.Diff(p.Lab, p.Prior, now); !left.Empty() {
 		var ids []string
 		for _, c := range left.Changes {
-			ids = append(ids, string(c.Action)+" "+c.ID)
+			ids = append(ids, string(c.Action)+" "+compose.Label(c.Resource()))
 		}
 		return n, fmt.Errorf("not restored: %s", strings.Join(ids, ", "))
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -31,25 +30,17 @@ var ruleActionTypes = map[string]uint8{
 	"prohibit":    nl.FR_ACT_PROHIBIT,
 }
 
-// observe dumps the rules of the nodes that want rules or had rules put in
-// them: a rule dump needs a socket of its own per namespace (see
-// ourRules), too dear for every node of a large lab that has none.
+// dump reads the node's rules: a rule dump needs a socket of its own per
+// namespace (see ourRules), too dear for every node of a large lab that
+// has none, so Observe asks only where rules are or are wanted (dumper).
+func (ruleDriver) dump(s *session, node string) (any, error) {
+	return netlinksafe.Dump(func() ([]compose.Resource, error) { return ourRules(s, node) })
+}
+
 func (ruleDriver) observe(s *session, snaps []*snapshot, desired []compose.Resource) ([]compose.Resource, error) {
-	nodes := s.rec.dumps(compose.KindRule)
-	for _, r := range desired {
-		if r.Kind == compose.KindRule {
-			nodes = append(nodes, r.Node)
-		}
-	}
 	var out []compose.Resource
 	for _, sn := range snaps {
-		if !slices.Contains(nodes, sn.node) {
-			continue
-		}
-		rs, err := netlinksafe.Dump(func() ([]compose.Resource, error) { return ourRules(s, sn.node) })
-		if err != nil {
-			return nil, fmt.Errorf("netns %s: rules: %w", s.nsName(sn.node), err)
-		}
+		rs, _ := sn.dumps[compose.KindRule].([]compose.Resource)
 		// Two of ours at one priority (one made by hand): the extra ones get
 		// names no file asks for, so the plan deletes them.
 		seen := map[string]int{}

@@ -19,7 +19,8 @@ type snapshot struct {
 	addrs   []netlink.Addr
 	routes  []netlink.Route
 	neighs  []netlink.Neigh
-	sysctls map[string]string // key -> value, for the keys asked for
+	sysctls map[string]string    // key -> value, for the keys asked for
+	dumps   map[compose.Kind]any // what dumping kinds read here (dumper)
 }
 
 // mark is the ownership mark of a link, from its alias.

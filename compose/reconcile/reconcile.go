@@ -196,44 +196,17 @@ func run(ctx context.Context, t Target, opt Options, res *Result) error {
 			return err
 		}
 	}
-	var linked []compose.End
-	for pass := 1; ; pass++ {
-		res.Passes = pass
-		// An empty plan still goes to Apply: it forgets recorded
-		// namespaces that were deleted by hand, so destroy leaves no
-		// state behind.
-		if _, err := kernel.Apply(ctx, p, kernel.ApplyOptions{
-			Adopt:         opt.Adopt,
-			UnderlayNetns: opt.UnderlayNetns,
-			Progress: func(done, total int, s compose.Step) {
-				opt.emit(Event{Kind: Stepped, Time: time.Now(), Pass: pass, Step: &s, Done: done, Total: total})
-			},
-		}); err != nil {
-			return err
-		}
-		a, c, d := p.Counts()
-		res.Added, res.Changed, res.Destroyed = res.Added+a, res.Changed+c, res.Destroyed+d
-		linked = append(linked, vethEnds(p)...)
-		if t.Destroying() || onlyCreates(p) {
-			break
-		}
-		// Level-based: look again. The kernel takes things along as side
-		// effects netcompose does not model one by one (removing the last
-		// address of a subnet flushes the routes and neighbours through
-		// it; deleting a primary address can delete its secondaries).
-		if p, err = Plan(ctx, t, opt); err != nil {
-			return err
-		}
-		if p.Empty() || onlyHeld(p) {
-			break
-		}
-		if pass == maxPasses {
-			return fmt.Errorf("lab %s did not converge after %d passes; still planned:\n%s", t.Key, pass, planText(p))
-		}
-		opt.emit(Event{Kind: Planned, Time: time.Now(), Pass: pass + 1, Plan: &p})
+	linked, err := applyPasses(ctx, t, opt, p, res)
+	if err != nil {
+		return err
 	}
 	if !t.Destroying() && len(linked) > 0 {
 		res.NotReady = waitReady(ctx, t.Key, linked, opt)
+		if err := ctx.Err(); err != nil {
+			// Interrupted while waiting: the changes are made, the wait
+			// is not; say so rather than exit 0.
+			return fmt.Errorf("interrupted while waiting for the links to carry traffic (the changes are applied): %w", err)
+		}
 	}
 	if opt.Processes != nil && !t.Destroying() {
 		return opt.Processes.Converge(ctx, t.Key, specs)
@@ -262,6 +235,50 @@ func planText(p compose.Plan) string {
 	var b strings.Builder
 	compose.WritePlan(&b, p, false)
 	return b.String()
+}
+
+// applyPasses applies p, then looks again and applies what the kernel
+// took along, up to maxPasses. It returns the veth ends the passes made
+// or changed: only their carrier is worth waiting for.
+func applyPasses(ctx context.Context, t Target, opt Options, p compose.Plan, res *Result) ([]compose.End, error) {
+	var linked []compose.End
+	for pass := 1; ; pass++ {
+		res.Passes = pass
+		// An empty plan still goes to Apply: it forgets recorded
+		// namespaces that were deleted by hand, so destroy leaves no
+		// state behind.
+		if _, err := kernel.Apply(ctx, p, kernel.ApplyOptions{
+			Adopt:         opt.Adopt,
+			UnderlayNetns: opt.UnderlayNetns,
+			Progress: func(done, total int, s compose.Step) {
+				opt.emit(Event{Kind: Stepped, Time: time.Now(), Pass: pass, Step: &s, Done: done, Total: total})
+			},
+		}); err != nil {
+			return nil, err
+		}
+		a, c, d := p.Counts()
+		res.Added, res.Changed, res.Destroyed = res.Added+a, res.Changed+c, res.Destroyed+d
+		linked = append(linked, vethEnds(p)...)
+		if t.Destroying() || onlyCreates(p) {
+			break
+		}
+		// Level-based: look again. The kernel takes things along as side
+		// effects netcompose does not model one by one (removing the last
+		// address of a subnet flushes the routes and neighbours through
+		// it; deleting a primary address can delete its secondaries).
+		var err error
+		if p, err = Plan(ctx, t, opt); err != nil {
+			return nil, err
+		}
+		if p.Empty() || onlyHeld(p) {
+			break
+		}
+		if pass == maxPasses {
+			return nil, fmt.Errorf("lab %s did not converge after %d passes; still planned:\n%s", t.Key, pass, planText(p))
+		}
+		opt.emit(Event{Kind: Planned, Time: time.Now(), Pass: pass + 1, Plan: &p})
+	}
+	return linked, nil
 }
 
 // waitReady waits until the links this run made carry traffic

@@ -25,9 +25,10 @@ type component struct {
 	env    supervisor.Env
 	cancel context.CancelFunc
 
-	once sync.Once
-	done chan struct{}
-	err  error // why it ended; nil after Stop
+	started chan struct{} // closed once Start has its queues (or gave up)
+	once    sync.Once
+	done    chan struct{}
+	err     error // why it ended; nil after Stop
 }
 
 // Start binds the queues of config (a JSON Config) in its namespace and
@@ -61,7 +62,8 @@ func Start(ctx context.Context, config json.RawMessage, env supervisor.Env) (sup
 
 	// The queues outlive ctx, which bounds the start only.
 	runCtx, cancel := context.WithCancel(context.Background())
-	c := &component{cfg: cfg, chain: chain, env: env, cancel: cancel, done: make(chan struct{})}
+	c := &component{cfg: cfg, chain: chain, env: env, cancel: cancel, started: make(chan struct{}), done: make(chan struct{})}
+	defer close(c.started)
 	for num := int(cfg.QueueFirst); num <= int(cfg.QueueLast); num++ {
 		if err := ctx.Err(); err != nil {
 			c.shutdown(nil)
@@ -95,9 +97,13 @@ func (c *Config) defaultVerdict() string {
 }
 
 // fail ends the component because a consumer cannot go on. It is called
-// on a library goroutine that shutdown waits for, hence the new goroutine.
+// on a library goroutine that shutdown waits for, hence the new goroutine,
+// which waits for Start to have its list of queues.
 func (c *component) fail(err error) {
-	go c.shutdown(err)
+	go func() {
+		<-c.started
+		c.shutdown(err)
+	}()
 }
 
 // shutdown stops every queue once: pending verdicts out first, then the

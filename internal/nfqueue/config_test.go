@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -211,5 +212,38 @@ func TestTransient(t *testing.T) {
 		if got := transient(c.err); got != c.want {
 			t.Errorf("transient(%v) = %v, want %v", c.err, got, c.want)
 		}
+	}
+}
+
+// TestDocExample: the lab in docs/nfqueue.md builds, and resolves to the
+// rules and stages the document describes.
+func TestDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/nfqueue.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```ini\n")
+	ini, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no ```ini block in docs/nfqueue.md")
+	}
+	lab := buildLab(t, ini)
+	cfg, err := ConfigFrom(lab, lab.NFQueues[0], "/run/netns/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, s := range cfg.Stages {
+		kinds = append(kinds, s.Kind)
+	}
+	if d := cmp.Diff([]string{"log", "match", "ratelimit", "mark"}, kinds); d != "" {
+		t.Errorf("stages (-want +got):\n%s", d)
+	}
+	rules, err := RulesFor(lab.Name, lab.NFQueues[0])
+	if err != nil || len(rules) != 2 {
+		t.Fatalf("RulesFor = %v, %v; want an ipv4 and an ipv6 rule", rules, err)
+	}
+	if got, want := rules[0].String(), "ipv4 -A NC-FWD-lab -p tcp -m tcp --dport 80 -m comment --comment netcompose:lab:web -j NFQUEUE --queue-num 0"; got != want {
+		t.Errorf("rule\n got %s\nwant %s", got, want)
 	}
 }

@@ -21,7 +21,7 @@ type Rule struct {
 	Chain                 string // the hook: input, forward or output
 	Protocol              string // tcp, udp, icmp, icmpv6; "" for all
 	Source                netip.Prefix
-	Dest                  netip.Prefix
+	Destination           netip.Prefix
 	Sport                 string // port "N" or range "A:B"; needs tcp or udp
 	Dport                 string
 	In, Out               string // interfaces; a trailing + is a wildcard
@@ -41,6 +41,11 @@ var hooks = map[string]string{"input": "INPUT", "forward": "FORWARD", "output": 
 
 // commentPrefix marks every rule of lab.
 func commentPrefix(lab string) string { return "netcompose:" + lab + ":" }
+
+// ID names the rule among its lab's in a node: family and name. A driver
+// diffs desired and observed rules by ID, and compares equal IDs with ==
+// (an observed rule differing in anything is replaced by AddRule).
+func (r Rule) ID() string { return fmt.Sprintf("ipv%d/%s", r.Family, r.Name) }
 
 // Comment is the rule's ownership mark.
 func (r Rule) Comment() string { return commentPrefix(r.Lab) + r.Name }
@@ -75,8 +80,8 @@ func (r Rule) Spec() []string {
 	if r.Source.IsValid() {
 		a = append(a, "-s", r.Source.String())
 	}
-	if r.Dest.IsValid() {
-		a = append(a, "-d", r.Dest.String())
+	if r.Destination.IsValid() {
+		a = append(a, "-d", r.Destination.String())
 	}
 	if r.In != "" {
 		a = append(a, "-i", r.In)
@@ -157,7 +162,7 @@ func (r Rule) validate() error {
 	if (r.Sport != "" || r.Dport != "") && r.Protocol != "tcp" && r.Protocol != "udp" {
 		errs = append(errs, errors.New("sport and dport need protocol tcp or udp"))
 	}
-	for _, p := range []netip.Prefix{r.Source, r.Dest} {
+	for _, p := range []netip.Prefix{r.Source, r.Destination} {
 		if p.IsValid() && (p.Addr().Is4() != (r.Family == 4) || p != p.Masked()) {
 			errs = append(errs, fmt.Errorf("address %s: not a masked ipv%d prefix", p, r.Family))
 		}
@@ -183,7 +188,7 @@ func (r Rule) validate() error {
 func RulesFor(lab string, q *compose.NFQueue) ([]Rule, error) {
 	base := Rule{
 		Lab: lab, Name: q.Name, Chain: q.Chain,
-		Source: q.Source, Dest: q.Destination,
+		Source: q.Source, Destination: q.Destination,
 		Sport: q.Sport, Dport: q.Dport, In: q.In, Out: q.Out,
 		QueueFirst: uint16(q.QueueFirst), QueueLast: uint16(q.QueueLast),
 		Bypass: q.Fail == "open",

@@ -35,6 +35,12 @@ func TestLabChain(t *testing.T) {
 	}
 }
 
+func TestRuleID(t *testing.T) {
+	if got := (Rule{Lab: "l", Name: "web in", Family: 6, Chain: "input"}).ID(); got != "ipv6/web in" {
+		t.Errorf("ID = %q, want ipv6/web in", got)
+	}
+}
+
 func TestRuleSpec(t *testing.T) {
 	cases := []struct {
 		name string
@@ -44,7 +50,7 @@ func TestRuleSpec(t *testing.T) {
 		{"queue number", Rule{Lab: "l", Name: "q", Family: 4, Chain: "forward"},
 			"ipv4 -A NC-FWD-l -m comment --comment netcompose:l:q -j NFQUEUE --queue-num 0"},
 		{"every match, balanced, bypass", Rule{Lab: "l", Name: "web in", Family: 4, Chain: "forward", Protocol: "tcp",
-			Source: netip.MustParsePrefix("192.0.2.0/24"), Dest: netip.MustParsePrefix("198.51.100.2/32"),
+			Source: netip.MustParsePrefix("192.0.2.0/24"), Destination: netip.MustParsePrefix("198.51.100.2/32"),
 			Sport: "1024:65535", Dport: "80", In: "eth+", Out: "s0", QueueFirst: 3, QueueLast: 5, Bypass: true},
 			`ipv4 -A NC-FWD-l -s 192.0.2.0/24 -d 198.51.100.2/32 -i eth+ -o s0 -p tcp -m tcp --sport 1024:65535 --dport 80 -m comment --comment "netcompose:l:web in" -j NFQUEUE --queue-balance 3:5 --queue-bypass`},
 		{"ipv6 icmpv6 at input", Rule{Lab: "l", Name: "p", Family: 6, Chain: "input", Protocol: "icmpv6", QueueFirst: 9, QueueLast: 9},
@@ -72,7 +78,7 @@ func TestRuleRoundTrip(t *testing.T) {
 		{"iptables spelling of icmpv6", `-A NC-IN-l -s 2001:db8::/64 -p ipv6-icmp -m comment --comment "netcompose:l:a b \"c\"" -j NFQUEUE --queue-num 0`,
 			Rule{Lab: "l", Name: `a b "c"`, Family: 6, Chain: "input", Protocol: "icmpv6", Source: netip.MustParsePrefix("2001:db8::/64")}},
 		{"ports and balance", `-A NC-FWD-l -d 198.51.100.2/32 -i c0 -p udp -m udp --sport 1:2 --dport 3 -m comment --comment netcompose:l:q -j NFQUEUE --queue-balance 4:7 --queue-bypass`,
-			Rule{Lab: "l", Name: "q", Family: 4, Chain: "forward", Protocol: "udp", Dest: netip.MustParsePrefix("198.51.100.2/32"),
+			Rule{Lab: "l", Name: "q", Family: 4, Chain: "forward", Protocol: "udp", Destination: netip.MustParsePrefix("198.51.100.2/32"),
 				In: "c0", Sport: "1:2", Dport: "3", QueueFirst: 4, QueueLast: 7, Bypass: true}},
 	}
 	for _, c := range cases {
@@ -137,7 +143,7 @@ func TestRuleValidate(t *testing.T) {
 		{"icmp in ipv6", func(r *Rule) { r.Family, r.Protocol = 6, "icmp" }, "icmp in an ipv6 rule"},
 		{"ports without protocol", func(r *Rule) { r.Dport = "80" }, "need protocol tcp or udp"},
 		{"ipv6 address in ipv4 rule", func(r *Rule) { r.Source = netip.MustParsePrefix("2001:db8::/64") }, "not a masked ipv4 prefix"},
-		{"unmasked prefix", func(r *Rule) { r.Dest = netip.MustParsePrefix("192.0.2.1/24") }, "not a masked"},
+		{"unmasked prefix", func(r *Rule) { r.Destination = netip.MustParsePrefix("192.0.2.1/24") }, "not a masked"},
 		{"in at output", func(r *Rule) { r.Chain, r.In = "output", "eth0" }, "no input interface"},
 		{"out at input", func(r *Rule) { r.Chain, r.Out = "input", "eth0" }, "no output interface"},
 		{"newline in name", func(r *Rule) { r.Name = "a\nb" }, "one line"},

@@ -107,7 +107,7 @@ func parseRule(words []string, r *Rule) error {
 		case "-s":
 			r.Source, err = netip.ParsePrefix(val)
 		case "-d":
-			r.Dest, err = netip.ParsePrefix(val)
+			r.Destination, err = netip.ParsePrefix(val)
 		case "-i":
 			r.In = val
 		case "-o":

@@ -11,6 +11,7 @@
 package nsrun
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -184,10 +185,10 @@ func create(r createReq) (int, error) {
 // namespace (and every interface in it) once nothing else holds it.
 func Delete(name string) error {
 	p := Path(name)
-	if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
+	if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("netns %s: unmount: %w", name, err)
 	}
-	if err := unix.Unlink(p); err != nil && err != unix.ENOENT {
+	if err := unix.Unlink(p); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("netns %s: remove: %w", name, err)
 	}
 	return nil
@@ -196,11 +197,11 @@ func Delete(name string) error {
 // ensureDir makes /run/netns a shared mount point, as `ip netns add` does,
 // so that bind mounts made here propagate to other mount namespaces.
 func ensureDir() error {
-	if err := unix.Mkdir(Dir, 0o755); err != nil && err != unix.EEXIST {
+	if err := unix.Mkdir(Dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("netns: mkdir %s: %w", Dir, err)
 	}
 	err := unix.Mount("", Dir, "none", unix.MS_SHARED|unix.MS_REC, "")
-	if err == unix.EINVAL {
+	if errors.Is(err, unix.EINVAL) {
 		// Not a mount point yet: bind it onto itself, then share it.
 		if err := unix.Mount(Dir, Dir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("netns: bind %s: %w", Dir, err)

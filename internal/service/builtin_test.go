@@ -53,6 +53,9 @@ func TestEcho(t *testing.T) {
 			t.Errorf("echo of %v %d bytes: got %v %d bytes", tt.typ, len(tt.msg), typ, len(got))
 		}
 	}
+	// The server counts a message once its write returns, which may be
+	// after the client has read it.
+	waitFor(t, "3 messages out", func() bool { return stats(run).MessagesOut == 3 })
 	st := stats(run)
 	if st.State != StateRunning || st.Connections != 1 || st.ConnectionsTotal != 1 || st.MessagesIn != 3 || st.MessagesOut != 3 {
 		t.Errorf("stats %+v, want running, 1 connection, 3 in, 3 out", st)

@@ -51,9 +51,15 @@ func (w *web) accept(rw http.ResponseWriter, r *http.Request) (*socket, bool) {
 	w.handlers.Add(1)
 	w.mu.Unlock()
 
+	// Counted before the client can see the handshake complete, so that
+	// Stats never lags behind what a client knows.
+	w.conns.Add(1)
+	w.total.Add(1)
 	// Origins were checked by handle, with the list's own rules.
 	c, err := websocket.Accept(rw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
+		w.conns.Add(-1)
+		w.total.Add(-1)
 		w.handlers.Done()
 		w.rejected.Add(1)
 		w.log.printf("handshake from %s: %v", r.RemoteAddr, err)
@@ -70,8 +76,6 @@ func (w *web) accept(rw http.ResponseWriter, r *http.Request) (*socket, bool) {
 		// Stop listed the sockets before this one registered.
 		go s.goAway()
 	}
-	w.conns.Add(1)
-	w.total.Add(1)
 	if d := w.cfg.IdleTimeout; d > 0 {
 		s.idle = time.AfterFunc(d, s.checkIdle)
 	}

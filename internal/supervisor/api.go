@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"time"
 )
@@ -125,7 +126,7 @@ func Hash(config json.RawMessage) string {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber() // keep numbers as written: no float rounding
 	var v any
-	if err := dec.Decode(&v); err == nil && dec.Decode(new(any)) == io.EOF {
+	if err := dec.Decode(&v); err == nil && errors.Is(dec.Decode(new(any)), io.EOF) {
 		if c, err := json.Marshal(v); err == nil {
 			b = c
 		}
