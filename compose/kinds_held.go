@@ -9,7 +9,7 @@ var iptablesKind = &KindInfo{
 	Kind:  KindIPTables,
 	Label: func(r Resource) []string { return []string{r.Name} },
 	// Rules are matched by their comment; anything else is a new rule.
-	Replace: []string{"chain", "protocol", "source", "destination", "sport", "dport", "in", "out", "queue", "bypass"},
+	Replace: []string{"chain", "protocol", "source", "destination", "sport", "dport", "in", "out", "queue", "bypass", "families"},
 }
 
 var nfqueueKind = &KindInfo{

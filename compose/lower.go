@@ -155,6 +155,9 @@ func (l *Lab) Resources() []Resource {
 			add(KindNeigh, a.Netns, n.Ifname+"/"+n.IP.String(), map[string]string{"mac": n.MAC})
 		}
 	}
+	for _, q := range l.NFQueues {
+		rs = append(rs, q.rule())
+	}
 	Sort(rs)
 	return rs
 }

@@ -50,7 +50,7 @@ const (
 //	rule    Node=node  Name=priority;          Attrs family from to iif oif ipproto sport dport action
 //	neigh   Node=node  Name=ifname/IP;         Attrs mac
 //	fdb     Node=node  Name=ifname/remote IP
-//	iptables Node=node Name=nfqueue section;   Attrs chain protocol source destination sport dport in out queue bypass
+//	iptables Node=node Name=nfqueue section;   Attrs chain protocol source destination sport dport in out queue bypass families
 //	nfqueue Node=node  Name=section name;      Attrs hash (of the consumer's resolved configuration)
 //	service Node=node  Name=section name;      Attrs hash
 type Resource struct {

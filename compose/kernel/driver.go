@@ -72,17 +72,18 @@ func (s *session) dumpKinds(sn *snapshot, dumps map[compose.Kind]map[string]bool
 }
 
 var drivers = map[compose.Kind]driver{
-	compose.KindNetns:  netnsDriver{},
-	compose.KindVeth:   vethDriver{},
-	compose.KindBridge: bridgeDriver{},
-	compose.KindMaster: masterDriver{},
-	compose.KindAddr:   addrDriver{},
-	compose.KindSysctl: sysctlDriver{},
-	compose.KindRoute:  routeDriver{},
-	compose.KindRule:   ruleDriver{},
-	compose.KindVxlan:  vxlanDriver{},
-	compose.KindNeigh:  neighDriver{},
-	compose.KindFDB:    fdbDriver{},
+	compose.KindNetns:    netnsDriver{},
+	compose.KindVeth:     vethDriver{},
+	compose.KindBridge:   bridgeDriver{},
+	compose.KindMaster:   masterDriver{},
+	compose.KindAddr:     addrDriver{},
+	compose.KindSysctl:   sysctlDriver{},
+	compose.KindRoute:    routeDriver{},
+	compose.KindRule:     ruleDriver{},
+	compose.KindVxlan:    vxlanDriver{},
+	compose.KindNeigh:    neighDriver{},
+	compose.KindFDB:      fdbDriver{},
+	compose.KindIPTables: iptablesDriver{},
 }
 
 // gone reports whether err says the object is not there, which a delete
