@@ -51,6 +51,35 @@ var quickstartCase = labCase{
 }
 
 var labCases = map[string]labCase{
+	"nfqueue-http.ini": {
+		inspect: func(t *testing.T, lab string) {
+			// the seed's rule, as iptables itself shows it, in the
+			// lab's chain that INPUT jumps to
+			out := ip(t, "netns", "exec", lab+"-server", "iptables-save", "-t", "filter")
+			for _, want := range []string{
+				"-A INPUT -m comment --comment \"netcompose:" + lab + ":jump\" -j NC-IN-" + lab,
+				"-A NC-IN-" + lab + " -p tcp -m tcp --dport 80 -m comment --comment \"netcompose:" + lab + ":http80\" -j NFQUEUE --queue-num 80",
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("iptables-save in %s-server: no %q in\n%s", lab, want, out)
+				}
+			}
+			// and a consumer bound to queue 80 in that namespace
+			q := ip(t, "netns", "exec", lab+"-server", "cat", "/proc/net/netfilter/nfnetlink_queue")
+			if f := strings.Fields(q); len(f) == 0 || f[0] != "80" {
+				t.Errorf("%s-server nfnetlink_queue: no consumer of queue 80:\n%s", lab, q)
+			}
+		},
+		ttl: map[string]int{"ping-server": 63},
+		// the supervisor dies: fail = closed drops port 80, not ICMP
+		breakIt: func(t *testing.T, lab string) {
+			if err := exec.Command("pkill", "-9", "-f", "supervise --lab "+lab+"$").Run(); err != nil {
+				t.Fatalf("pkill the supervisor: %v", err)
+			}
+		},
+		broken: "plain-get",
+		reason: []string{"no answer to GET"},
+	},
 	"quickstart.ini":  quickstartCase,
 	"quickstart.yaml": quickstartCase,
 	"proxy-arp-firewall.ini": {
@@ -274,11 +303,13 @@ func assertGone(t *testing.T, lab string) {
 	}
 }
 
-func ip(t *testing.T, args ...string) {
+func ip(t *testing.T, args ...string) string {
 	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
 		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 	}
+	return string(out)
 }
 
 // ipJSON runs `ip -j -n NS ARGS...` and decodes its array.

@@ -16,6 +16,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// apply starts the lab's supervisor as its own binary with the hidden
+	// `supervise` command: in-process tests' binary is this one.
+	if len(os.Args) > 1 && os.Args[1] == "supervise" {
+		os.Exit(run(os.Args[1:]))
+	}
 	testscript.Main(m, map[string]func(){
 		"netcompose": func() { os.Exit(run(os.Args[1:])) },
 	})

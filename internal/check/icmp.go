@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -75,6 +76,8 @@ type echoEvent struct {
 	at    time.Time
 }
 
+// probeICMP sends s.Count echo requests and judges the replies: enough of
+// them (s.MaxLoss) means reached, and a pass must show s.TTL when set.
 func probeICMP(ctx context.Context, s Spec) Result {
 	p, err := openPinger(s.FromNetns, s.Target.Is6())
 	if err != nil {
@@ -82,10 +85,33 @@ func probeICMP(ctx context.Context, s Spec) Result {
 	}
 	defer p.conn.Close()
 
-	var dst net.Addr = &net.IPAddr{IP: s.Target.AsSlice()}
-	if !p.raw {
-		dst = &net.UDPAddr{IP: s.Target.AsSlice()}
+	round := p.exchange(ctx, s)
+	r, lastErr := round.tally()
+	cause := icmpCause(s, r, round.sendErr, lastErr)
+	if r.Received == 0 && round.sendErr == nil && lastErr == "" {
+		// Nothing at all came back: the neighbour table may say why.
+		cause = withHint(s, cause, "")
 	}
+	r.Pass, r.Reason = icmpVerdict(s, r, cause)
+	if !p.raw {
+		r.Detail = "unprivileged ping socket: ICMP errors not seen"
+	}
+	return r
+}
+
+// echoRound is what one exchange of echoes gave: when each request went
+// out (by sequence number), the last error sending one, and what the
+// receiver learned, in the order it learned it.
+type echoRound struct {
+	sentAt  map[int]time.Time
+	sendErr error
+	events  []echoEvent
+}
+
+// exchange sends s.Count echo requests icmpInterval apart and collects
+// what comes back until s.Timeout after the last one, ctx's end, or a
+// reply to every request.
+func (p *pinger) exchange(ctx context.Context, s Spec) echoRound {
 	events := make(chan echoEvent, 4*s.Count)
 	done := make(chan struct{})
 	go func() {
@@ -96,12 +122,32 @@ func probeICMP(ctx context.Context, s Spec) Result {
 	stop := context.AfterFunc(ctx, func() { p.conn.SetReadDeadline(time.Now()) })
 	defer stop()
 
-	var (
-		sentAt  = map[int]time.Time{}
-		sendErr error
-	)
+	round := echoRound{sentAt: map[int]time.Time{}}
+	last := p.send(ctx, p.addr(s.Target), s.Count, &round)
+	p.conn.SetReadDeadline(replyDeadline(ctx, last, s.Timeout))
+	<-done
+	close(events)
+	for ev := range events {
+		round.events = append(round.events, ev)
+	}
+	return round
+}
+
+// addr is target as the pinger's socket takes it: an IP address for a raw
+// socket, a UDP address for a ping socket.
+func (p *pinger) addr(target netip.Addr) net.Addr {
+	if !p.raw {
+		return &net.UDPAddr{IP: target.AsSlice()}
+	}
+	return &net.IPAddr{IP: target.AsSlice()}
+}
+
+// send writes count echo requests to dst, icmpInterval apart, into round,
+// and returns when the last one went out. When ctx ends it sends no
+// further request.
+func (p *pinger) send(ctx context.Context, dst net.Addr, count int, round *echoRound) time.Time {
 	last := time.Now()
-	for seq := 1; seq <= s.Count && ctx.Err() == nil; seq++ {
+	for seq := 1; seq <= count && ctx.Err() == nil; seq++ {
 		if seq > 1 {
 			select {
 			case <-time.After(icmpInterval):
@@ -110,30 +156,36 @@ func probeICMP(ctx context.Context, s Spec) Result {
 		}
 		msg := p.echo(seq)
 		last = time.Now()
-		sentAt[seq] = last
+		round.sentAt[seq] = last
 		if _, err := p.conn.WriteTo(msg, dst); err != nil {
-			sendErr = err
+			round.sendErr = err
 		}
 	}
-	deadline := last.Add(s.Timeout)
+	return last
+}
+
+// replyDeadline is when to stop waiting for replies: timeout after the
+// last request, or ctx's deadline when that comes first.
+func replyDeadline(ctx context.Context, last time.Time, timeout time.Duration) time.Time {
+	deadline := last.Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	p.conn.SetReadDeadline(deadline)
-	<-done
-	close(events)
+	return deadline
+}
 
-	var (
-		r       = Result{Sent: len(sentAt)}
-		seen    = map[int]bool{}
-		lastErr string
-	)
-	for ev := range events {
+// tally counts the round's replies into a Result (Sent, Received, RTT,
+// TTL): one per request sent, duplicates ignored. lastErr is the last ICMP
+// error seen, "" if none.
+func (round echoRound) tally() (r Result, lastErr string) {
+	r.Sent = len(round.sentAt)
+	seen := map[int]bool{}
+	for _, ev := range round.events {
 		if !ev.reply {
 			lastErr = ev.err
 			continue
 		}
-		t, ok := sentAt[ev.seq]
+		t, ok := round.sentAt[ev.seq]
 		if !ok || seen[ev.seq] {
 			continue
 		}
@@ -147,39 +199,48 @@ func probeICMP(ctx context.Context, s Spec) Result {
 		}
 		r.TTL = ev.ttl
 	}
-	lost := r.Sent - r.Received
-	loss := 0.0
-	if r.Sent > 0 {
-		loss = float64(lost) / float64(r.Sent)
-	}
-	reached := r.Received > 0 && (s.Expect == ExpectFail || loss <= s.MaxLoss)
+	return r, lastErr
+}
 
-	got := fmt.Sprintf("%d/%d replies from %s, rtt min %s", r.Received, r.Sent, s.Target, roundRTT(r.RTT))
-	if r.TTL > 0 {
-		got += fmt.Sprintf(", ttl %d", r.TTL)
-	}
-	var cause string
-	switch {
-	case r.Received == 0 && sendErr == nil && lastErr == "":
-		cause = withHint(s, fmt.Sprintf("no reply from %s within %s (%d/%d lost)", s.Target, s.Timeout, lost, r.Sent), "")
-	case r.Received == 0:
+// icmpCause says how the replies counted in r fall short of s (none at
+// all, or more lost than allowed), with the send error or else the last
+// ICMP error that explains it.
+func icmpCause(s Spec, r Result, sendErr error, lastErr string) string {
+	lost := r.Sent - r.Received
+	cause := fmt.Sprintf("%d/%d lost from %s, more than the allowed %g%%", lost, r.Sent, s.Target, s.MaxLoss*100)
+	if r.Received == 0 {
 		cause = fmt.Sprintf("no reply from %s within %s (%d/%d lost)", s.Target, s.Timeout, lost, r.Sent)
-	default:
-		cause = fmt.Sprintf("%d/%d lost from %s, more than the allowed %g%%", lost, r.Sent, s.Target, s.MaxLoss*100)
 	}
 	if sendErr != nil {
 		cause += fmt.Sprintf(": send: %v", sendErrText(sendErr))
 	} else if lastErr != "" {
 		cause += ": " + lastErr
 	}
-	r.Pass, r.Reason = verdict(s, reached, got, cause)
-	if r.Pass && s.TTL > 0 && s.Expect != ExpectFail && r.TTL != s.TTL {
-		r.Pass, r.Reason = false, got+", want ttl "+strconv.Itoa(s.TTL)+": "+hopText(s.TTL-r.TTL)
+	return cause
+}
+
+// icmpVerdict judges the replies counted in r under s's expectation, cause
+// saying why they fall short. Under expect = pass, a reply TTL other than
+// s.TTL (when set) fails an otherwise passing check.
+func icmpVerdict(s Spec, r Result, cause string) (pass bool, reason string) {
+	got := fmt.Sprintf("%d/%d replies from %s, rtt min %s", r.Received, r.Sent, s.Target, roundRTT(r.RTT))
+	if r.TTL > 0 {
+		got += fmt.Sprintf(", ttl %d", r.TTL)
 	}
-	if !p.raw {
-		r.Detail = "unprivileged ping socket: ICMP errors not seen"
+	reached := r.Received > 0 && (s.Expect == ExpectFail || echoLoss(r) <= s.MaxLoss)
+	pass, reason = verdict(s, reached, got, cause)
+	if pass && s.TTL > 0 && s.Expect != ExpectFail && r.TTL != s.TTL {
+		return false, got + ", want ttl " + strconv.Itoa(s.TTL) + ": " + hopText(s.TTL-r.TTL)
 	}
-	return r
+	return pass, reason
+}
+
+// echoLoss is the fraction of r's echo requests left unanswered.
+func echoLoss(r Result) float64 {
+	if r.Sent == 0 {
+		return 0
+	}
+	return float64(r.Sent-r.Received) / float64(r.Sent)
 }
 
 // hopText explains a reply TTL that is off by d from the expected one:

@@ -31,10 +31,14 @@ type web struct {
 	sockets  map[*socket]struct{}
 	handlers sync.WaitGroup // upgraded connections still being served
 	rooms    *rooms         // websocket-broadcast
+	// fresh are the connections that have not sent a request yet: Stop
+	// closes them at once (nothing is in flight), where http.Server's
+	// Shutdown would wait up to 5 s for each.
+	fresh map[net.Conn]struct{}
 }
 
 func startWeb(ctx context.Context, cfg Config, env supervisor.Env) (supervisor.Running, error) {
-	w := &web{unit: newUnit(cfg, env), stopped: make(chan struct{}), sockets: map[*socket]struct{}{}}
+	w := &web{unit: newUnit(cfg, env), stopped: make(chan struct{}), sockets: map[*socket]struct{}{}, fresh: map[net.Conn]struct{}{}}
 	if cfg.MaxConnections > 0 {
 		w.slots = make(chan struct{}, cfg.MaxConnections)
 	}
@@ -157,7 +161,7 @@ func (w *web) reject(rw http.ResponseWriter, r *http.Request, status int, reason
 }
 
 // connState counts the TCP connections of the http builtin.
-func (w *web) connState(_ net.Conn, s http.ConnState) {
+func (w *web) connState(c net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateNew:
 		w.conns.Add(1)
@@ -165,6 +169,13 @@ func (w *web) connState(_ net.Conn, s http.ConnState) {
 	case http.StateClosed, http.StateHijacked:
 		w.conns.Add(-1)
 	}
+	w.mu.Lock()
+	if s == http.StateNew {
+		w.fresh[c] = struct{}{}
+	} else {
+		delete(w.fresh, c)
+	}
+	w.mu.Unlock()
 }
 
 // Stop closes the listener, closes every websocket client with 1001
@@ -181,6 +192,9 @@ func (w *web) Stop(ctx context.Context) error {
 	socks := make([]*socket, 0, len(w.sockets))
 	for s := range w.sockets {
 		socks = append(socks, s)
+	}
+	for c := range w.fresh {
+		c.Close()
 	}
 	w.mu.Unlock()
 	w.setState(StateStopping, nil)
