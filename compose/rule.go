@@ -42,6 +42,10 @@ var ruleActions = []string{"prohibit", "unreachable", "blackhole"}
 // (empty when unset) so that dropping a selector from the file is a change.
 var ruleAttrs = []string{"family", "from", "to", "iif", "oif", "ipproto", "sport", "dport", "action"}
 
+// ruleSelectors are the words of a rule that take a value, in the order
+// an error lists them.
+var ruleSelectors = []string{"from", "to", "iif", "oif", "ipproto", "sport", "dport", "priority"}
+
 // parseRule reads "[from CIDR] [to CIDR] [iif IF] [oif IF] [ipproto P]
 // [sport N[-M]] [dport N[-M]] [priority N] ACTION".
 func parseRule(w []string) (Rule, error) {
@@ -56,11 +60,9 @@ func parseRule(w []string) (Rule, error) {
 			ru.Action = word
 			continue
 		}
-		switch word {
-		case "from", "to", "iif", "oif", "ipproto", "sport", "dport", "priority":
-		default:
-			return ru, fmt.Errorf("unknown word %q (want from, to, iif, oif, ipproto, sport, dport, priority, or an action: %s)",
-				word, strings.Join(ruleActions, ", "))
+		if !contains(ruleSelectors, word) {
+			return ru, fmt.Errorf("unknown word %q (want %s, or an action: %s)",
+				word, strings.Join(ruleSelectors, ", "), strings.Join(ruleActions, ", "))
 		}
 		if i+1 >= len(w) {
 			return ru, fmt.Errorf("%q needs a value", word)
@@ -70,47 +72,70 @@ func parseRule(w []string) (Rule, error) {
 		}
 		seen[word] = true
 		i++
-		v := w[i]
-		var err error
-		switch word {
-		case "from":
-			ru.From, err = rulePrefix(v)
-		case "to":
-			ru.To, err = rulePrefix(v)
-		case "iif":
-			ru.Iif, err = v, ifName(v)
-		case "oif":
-			ru.Oif, err = v, ifName(v)
-		case "ipproto":
-			if v != "tcp" && v != "udp" && v != "icmp" {
-				err = fmt.Errorf("%q is not tcp, udp or icmp", v)
-			}
-			ru.IPProto = v
-		case "sport":
-			ru.Sport, err = portRange(v)
-		case "dport":
-			ru.Dport, err = portRange(v)
-		case "priority":
-			n, aerr := strconv.Atoi(v)
-			if aerr != nil || n < rulePriorityMin || n > rulePriorityMax {
-				err = fmt.Errorf("%q is not a number in %d..%d", v, rulePriorityMin, rulePriorityMax)
-			}
-			ru.Priority = n
-		}
-		if err != nil {
+		if err := ru.set(word, w[i]); err != nil {
 			return ru, fmt.Errorf("%s: %v", word, err)
 		}
 	}
+	return ru, ru.check()
+}
+
+// set reads v as the value of selector word (one of ruleSelectors) into
+// ru. It stores what it read even when it is not valid.
+func (ru *Rule) set(word, v string) error {
+	var err error
+	switch word {
+	case "from":
+		ru.From, err = rulePrefix(v)
+	case "to":
+		ru.To, err = rulePrefix(v)
+	case "iif":
+		ru.Iif, err = v, ifName(v)
+	case "oif":
+		ru.Oif, err = v, ifName(v)
+	case "ipproto":
+		ru.IPProto, err = v, ruleProto(v)
+	case "sport":
+		ru.Sport, err = portRange(v)
+	case "dport":
+		ru.Dport, err = portRange(v)
+	case "priority":
+		ru.Priority, err = rulePriority(v)
+	}
+	return err
+}
+
+// check is what a whole rule needs beyond its words: an action, ports only
+// with a protocol that has them, and addresses of one family.
+func (ru Rule) check() error {
 	if ru.Action == "" {
-		return ru, fmt.Errorf("needs an action: %s", strings.Join(ruleActions, ", "))
+		return fmt.Errorf("needs an action: %s", strings.Join(ruleActions, ", "))
 	}
 	if (ru.Sport != "" || ru.Dport != "") && ru.IPProto != "tcp" && ru.IPProto != "udp" {
-		return ru, fmt.Errorf("sport and dport need ipproto tcp or udp")
+		return fmt.Errorf("sport and dport need ipproto tcp or udp")
 	}
 	if ru.From.IsValid() && ru.To.IsValid() && ru.From.Addr().Is4() != ru.To.Addr().Is4() {
-		return ru, fmt.Errorf("from %s and to %s are of different families", ru.From, ru.To)
+		return fmt.Errorf("from %s and to %s are of different families", ru.From, ru.To)
 	}
-	return ru, nil
+	return nil
+}
+
+// ruleProto checks an ipproto value.
+func ruleProto(v string) error {
+	if v != "tcp" && v != "udp" && v != "icmp" {
+		return fmt.Errorf("%q is not tcp, udp or icmp", v)
+	}
+	return nil
+}
+
+// rulePriority reads a priority a file may give, rulePriorityMin to
+// rulePriorityMax. Like strconv.Atoi, it returns the number it read (0
+// when there is none) with its error.
+func rulePriority(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < rulePriorityMin || n > rulePriorityMax {
+		return n, fmt.Errorf("%q is not a number in %d..%d", v, rulePriorityMin, rulePriorityMax)
+	}
+	return n, nil
 }
 
 // rulePrefix reads a CIDR, or an address as a host prefix.

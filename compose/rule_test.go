@@ -2,6 +2,7 @@ package compose
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -120,6 +121,49 @@ func TestRuleErrors(t *testing.T) {
 				if !strings.HasPrefix(got[i], tt.want[i]) {
 					t.Errorf("error %d:\n got %s\nwant %s...", i, got[i], tt.want[i])
 				}
+			}
+		})
+	}
+}
+
+// TestRuleSet reads each selector's value into its field, in canonical
+// form; a bad value is an error.
+func TestRuleSet(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	for _, tc := range []struct {
+		name, word, value string
+		want              Rule
+		err               string
+	}{
+		{"from takes a CIDR, masked", "from", "10.1.2.3/16", Rule{From: pfx("10.1.0.0/16")}, ""},
+		{"from takes an address as a host prefix", "from", "10.0.0.9", Rule{From: pfx("10.0.0.9/32")}, ""},
+		{"to takes an IPv6 address as a host prefix", "to", "2001:DB8::1", Rule{To: pfx("2001:db8::1/128")}, ""},
+		{"to refuses a name", "to", "ten", Rule{}, `"ten" is not an address or a CIDR`},
+		{"iif takes an interface name", "iif", "eth0", Rule{Iif: "eth0"}, ""},
+		{"oif refuses a name too long for the kernel", "oif", "a-very-long-ifname", Rule{Oif: "a-very-long-ifname"}, "longer than"},
+		{"ipproto takes icmp", "ipproto", "icmp", Rule{IPProto: "icmp"}, ""},
+		{"ipproto refuses sctp", "ipproto", "sctp", Rule{IPProto: "sctp"}, `"sctp" is not tcp, udp or icmp`},
+		{"sport takes a range", "sport", "1000-2000", Rule{Sport: "1000-2000"}, ""},
+		{"dport writes a one-port range as the port", "dport", "53-53", Rule{Dport: "53"}, ""},
+		{"dport refuses 0", "dport", "0", Rule{}, `"0" is not a port`},
+		{"dport refuses a reversed range", "dport", "90-80", Rule{}, `"90-80" is not a port`},
+		{"priority takes the lowest a file may give", "priority", "1", Rule{Priority: 1}, ""},
+		{"priority takes the highest a file may give", "priority", "32765", Rule{Priority: 32765}, ""},
+		{"priority refuses 0", "priority", "0", Rule{}, `"0" is not a number in 1..32765`},
+		{"priority refuses the main table's", "priority", "32766", Rule{Priority: 32766}, `"32766" is not a number in 1..32765`},
+		{"priority refuses a word", "priority", "high", Rule{}, `"high" is not a number in 1..32765`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got Rule
+			err := got.set(tc.word, tc.value)
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("error %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("error %v, want one containing %q", err, tc.err)
+			}
+			if d := cmp.Diff(tc.want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
+				t.Errorf("rule (-want +got):\n%s", d)
 			}
 		})
 	}

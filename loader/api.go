@@ -107,7 +107,7 @@ func parse(name string, data []byte, read func(string) ([]byte, error), o option
 		if g := caller[o.key]; g != nil {
 			file.Globals = append(file.Globals, *g)
 		} else if v, ok := sc.defs[o.key]; ok {
-			file.Globals = append(file.Globals, Value{Key: o.key, Value: v, Pos: Pos{File: name, Line: o.line}})
+			file.Globals = append(file.Globals, Value{Key: o.key, Value: v, Pos: Pos{File: name, Line: o.line}, Lines: o.linesOf(name, v)})
 		}
 	}
 	for _, k := range order {

@@ -41,6 +41,21 @@ func (o rawOpt) lineOf(err error) int {
 	return o.line
 }
 
+// linesOf is where each line of v, o's value after interpolation, was
+// written in the file at path: o's lines, unless interpolation put in
+// lines of its own (a multi-line global), which leaves the lines unknown.
+// A one-line value needs none: its Pos is its line.
+func (o rawOpt) linesOf(path, v string) []Pos {
+	if len(o.lines) < 2 || len(o.lines) != strings.Count(v, "\n")+1 {
+		return nil
+	}
+	out := make([]Pos, len(o.lines))
+	for i, n := range o.lines {
+		out[i] = Pos{File: path, Line: n}
+	}
+	return out
+}
+
 // rawSection is a section as written in one file.
 type rawSection struct {
 	id   string // "type:name", or the header as written when invalid

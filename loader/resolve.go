@@ -203,7 +203,7 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 				l.report(f, o.line, s.id, sc.shadowed(o.key, o.value))
 				continue
 			}
-			local.put(Value{Key: o.key, Value: v, Pos: pos})
+			local.put(Value{Key: o.key, Value: v, Pos: pos, Lines: o.linesOf(f.path, v)})
 		}
 	}
 	// PasteDeploy's global_conf, which get reads and a template is handed:

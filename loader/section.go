@@ -16,6 +16,22 @@ type Value struct {
 	Key   string
 	Value string // after interpolation; list values keep their newlines
 	Pos   Pos    // where the winning definition was written
+	// Lines is where each line of Value was written (a continuation line,
+	// a YAML list item), so that a problem with one entry of a list such
+	// as route can be reported on its own line. It is nil when that is not
+	// known: for a value get copied from a global, or one whose
+	// interpolation added lines; Pos is the place then. A one-line value
+	// has none: Pos is its line.
+	Lines []Pos
+}
+
+// Line is where line i of the value was written: Lines[i] when known,
+// else Pos.
+func (v Value) Line(i int) Pos {
+	if i >= 0 && i < len(v.Lines) {
+		return v.Lines[i]
+	}
+	return v.Pos
 }
 
 // Section is one resolved [type:name] section.

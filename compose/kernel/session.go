@@ -41,9 +41,9 @@ type session struct {
 // ones most recently asked for by s.conn, and reopens the others from
 // /run/netns when asked again: one fd per node, plus nsKeep.
 type conn struct {
-	// ns is open when s.conn returns it, until the next s.conn call of
-	// the session, which may close the least recently used: read it in
-	// sequential code right after s.conn (as creating a link does).
+	// ns is open when s.conn returns it, and stays open until nsKeep
+	// other conns have been asked for by s.conn: read it right after
+	// s.conn (as creating a link does), never keep it.
 	ns   netns.NsHandle
 	h    *netlink.Handle
 	raw  *nl.SocketHandle // for what package netlink cannot say; lazily
@@ -62,14 +62,14 @@ func (c *conn) close() {
 }
 
 // nsKeep is how many namespace fds a session keeps open: an eighth of the
-// open-file limit, between 16 and 1024 (no reopening at all for labs of up
+// open-file limit, between 64 and 1024 (no reopening at all for labs of up
 // to 1000 nodes on a machine with the usual limits).
 var nsKeep = func() int {
 	var l unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &l) != nil {
-		return 16
+		return 64
 	}
-	return int(min(max(l.Cur/8, 16), 1024))
+	return int(min(max(l.Cur/8, 64), 1024))
 }()
 
 func newSession(lab string, rec *record) *session {
@@ -140,8 +140,14 @@ func (s *session) open(node string) (*conn, error) {
 		return old, nil
 	}
 	s.conns[node] = c
-	c.elem = s.nsLRU.PushFront(c)
-	s.trimLocked()
+	// Keep the fd while there is room; never close another conn's here:
+	// s.open runs in Observe's parallel workers, and only s.conn may
+	// take a namespace fd away (see conn.ns).
+	if s.nsLRU.Len() < nsKeep {
+		c.elem = s.nsLRU.PushFront(c)
+	} else {
+		c.ns.Close()
+	}
 	return c, nil
 }
 

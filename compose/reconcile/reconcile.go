@@ -184,6 +184,12 @@ func run(ctx context.Context, t Target, opt Options, res *Result) error {
 	if opt.DryRun {
 		return nil
 	}
+	add, change, destroy := p.Counts()
+	publish(ctx, opt, t.Key, "apply.started", map[string]any{"add": add, "change": change, "destroy": destroy, "destroying": t.Destroying()})
+	defer func() {
+		publish(ctx, opt, t.Key, "apply.finished", map[string]any{"added": res.Added, "changed": res.Changed,
+			"destroyed": res.Destroyed, "passes": res.Passes})
+	}()
 	_, specs, err := desiredOf(t)
 	if err != nil {
 		return err
@@ -212,6 +218,17 @@ func run(ctx context.Context, t Target, opt Options, res *Result) error {
 		return opt.Processes.Converge(ctx, t.Key, specs)
 	}
 	return nil
+}
+
+// publisher is a Processes that has an event stream to tell.
+type publisher interface {
+	Publish(ctx context.Context, key, kind string, data map[string]any)
+}
+
+func publish(ctx context.Context, opt Options, key, kind string, data map[string]any) {
+	if p, ok := opt.Processes.(publisher); ok {
+		p.Publish(ctx, key, kind, data)
+	}
 }
 
 // unchanged keeps the specs whose process p leaves as it is.

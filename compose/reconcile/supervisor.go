@@ -142,3 +142,22 @@ func Down(key string) (*kernel.Process, bool) {
 	p, alive, err := running(key)
 	return p, err == nil && p != nil && !alive
 }
+
+// Publish puts an event of the run on the lab's event stream (`netcompose
+// watch`), when its supervisor runs; without one there is no stream and
+// nothing to say.
+func (s *Supervisor) Publish(ctx context.Context, key, kind string, data map[string]any) {
+	if _, alive, err := running(key); err != nil || !alive {
+		return
+	}
+	dir, err := labdir.For(key)
+	if err != nil {
+		return
+	}
+	c, err := supervisor.Dial(dir)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	_ = c.Publish(ctx, supervisor.Event{Time: time.Now(), Kind: kind, Data: data})
+}
