@@ -2,7 +2,6 @@ package compose
 
 import (
 	"net/netip"
-	"strings"
 
 	"github.com/netcompose/netcompose/loader"
 )
@@ -22,10 +21,12 @@ type ARP struct {
 	Neighbors  []Neighbor
 }
 
-// Neighbor is a static ARP/NDP entry: neighbors = IP MAC dev IF.
+// Neighbor is a static ARP/NDP entry: neighbors = IP MAC dev IF, where
+// MAC may name the interface that has it (NODE:IF).
 type Neighbor struct {
 	IP     netip.Addr
-	MAC    string // lower case
+	MAC    string // lower case; for MACOf, filled in by Build
+	MACOf  End    // the interface named in place of the MAC, if any
 	Ifname string
 	Pos    loader.Pos
 }
@@ -53,20 +54,21 @@ func readARP(r *reader) *ARP {
 	a.Announce = r.optInt("announce", 0, 2)
 	a.Filter = r.optBool("filter")
 	a.Accept = r.optBool("accept")
-	for _, l := range r.lines("neighbors") {
-		n, err := parseNeighbor(l)
+	for _, e := range r.lines("neighbors") {
+		n, err := parseNeighbor(e.words)
 		if err != nil {
-			r.errorf("neighbors", "neighbors %q: %v", strings.Join(l, " "), err)
+			r.errorAt(e.pos, "neighbors %q: %v", e.text(), err)
 			continue
 		}
-		n.Pos = r.meta.At("neighbors")
+		n.Pos = e.pos
 		a.Neighbors = append(a.Neighbors, n)
 	}
 	a.Meta = r.meta
 	return a
 }
 
-// parseNeighbor reads "IP MAC dev IF" (iproute2's "lladdr" may precede MAC).
+// parseNeighbor reads "IP MAC dev IF" (iproute2's "lladdr" may precede
+// MAC); MAC may be NODE:IF, the interface whose MAC it is.
 func parseNeighbor(w []string) (Neighbor, error) {
 	if len(w) == 5 && w[1] == "lladdr" {
 		w = append(w[:1:1], w[2:]...)
@@ -78,12 +80,16 @@ func parseNeighbor(w []string) (Neighbor, error) {
 	if err != nil {
 		return Neighbor{}, errorString(quote(w[0]) + " is not an IP address")
 	}
-	mac, err := parseMAC(w[1])
-	if err != nil {
-		return Neighbor{}, err
-	}
 	if err := ifName(w[3]); err != nil {
 		return Neighbor{}, err
+	}
+	mac, err := parseMAC(w[1])
+	if err != nil {
+		node, ifname, eerr := endpoint(w[1])
+		if eerr != nil {
+			return Neighbor{}, errorString(quote(w[1]) + " is not a MAC address (like 02:00:00:00:00:01) or NODE:IF")
+		}
+		return Neighbor{IP: ip.Unmap(), MACOf: End{node, ifname}, Ifname: w[3]}, nil
 	}
 	return Neighbor{IP: ip.Unmap(), MAC: mac, Ifname: w[3]}, nil
 }

@@ -1,16 +1,19 @@
 package compose
 
 import (
-	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
 )
 
 // picture is the lab as boxes and lines, independent of the output
-// language: each node (namespace) holds items (the namespace itself,
-// bridges, vxlan devices, services, queues); links join items.
+// language: each node (namespace) is a group holding an item that says
+// what the node does (forwarding, routes, rules, node-wide ARP settings)
+// and one item per interface (a veth end, a bridge, a vxlan device) with
+// its addresses and ARP settings, plus its services and queues. Links
+// join interfaces: veths, bridge ports, the overlay of vxlan devices.
+// Addresses sit on the interfaces, not on the links, so that links need
+// no labels to collide with each other.
 type picture struct {
 	hosts  []pictureHost // clusters of clusters, when the lab has [host:]
 	groups []pictureGroup
@@ -27,36 +30,56 @@ type pictureGroup struct {
 	items       []pictureItem
 }
 
-type pictureItem struct{ id, label, shape string }
+// pictureItem is one box: lines[0] is its title.
+type pictureItem struct {
+	id    string
+	lines []string
+	shape string // box, port, hexagon, ellipse, component, cds
+	left  bool   // a list (routes, rules): lines read left-aligned
+}
 
 type pictureLink struct {
 	from, to, label string
 	dashed          bool
+	// hidden links only steer the layout (see layoutLinks).
+	hidden bool
 }
 
 func (l *Lab) picture() picture {
-	var p picture
-	addrs := l.addresses()
-	addrText := func(node, ifname string) string {
-		s := []string{ifname}
-		for _, a := range addrs[node] {
-			if a.Ifname == ifname {
-				s = append(s, a.Prefix.String())
-			}
-		}
-		return strings.Join(s, " ")
+	d := l.pictureData()
+	p := picture{hosts: l.pictureHosts()}
+	for _, n := range l.Nodes {
+		p.groups = append(p.groups, d.group(n))
 	}
-	nsID := func(node string) string { return "ns/" + node }
-	// portOf is the item a link end attaches to: the bridge it is a port
-	// of, else the namespace.
-	portOf := func(node, ifname string) string {
-		for _, b := range l.Bridges {
-			if b.Netns == node && slices.Contains(b.Ports, ifname) {
-				return "br/" + node + "/" + b.Ifname
-			}
+	p.links = append(p.links, d.layoutLinks(p.groups)...)
+	p.links = append(p.links, d.vethLinks()...)
+	p.links = append(p.links, d.portLinks()...)
+	p.links = append(p.links, d.overlayLinks()...)
+	return p
+}
+
+// pictureData is what drawing the lab needs to look up.
+type pictureData struct {
+	lab     *Lab
+	addrs   map[string][]Address
+	sysctls map[string]map[string]sysctlSource
+	neighs  map[End][]Neighbor
+}
+
+func (l *Lab) pictureData() *pictureData {
+	sys, _ := l.sysctls()
+	d := &pictureData{lab: l, addrs: l.addresses(), sysctls: sys, neighs: map[End][]Neighbor{}}
+	for _, a := range l.ARPs {
+		for _, n := range a.Neighbors {
+			e := End{a.Netns, n.Ifname}
+			d.neighs[e] = append(d.neighs[e], n)
 		}
-		return nsID(node)
 	}
+	return d
+}
+
+func (l *Lab) pictureHosts() []pictureHost {
+	var out []pictureHost
 	for _, h := range l.Hosts {
 		ph := pictureHost{id: "host_" + h.Name, label: "host " + h.Name}
 		if h.Underlay.IsValid() {
@@ -67,76 +90,255 @@ func (l *Lab) picture() picture {
 				ph.nodes = append(ph.nodes, n.Name)
 			}
 		}
-		p.hosts = append(p.hosts, ph)
+		out = append(out, ph)
 	}
-	for _, n := range l.Nodes {
-		g := pictureGroup{node: n.Name, label: n.Name + " (" + l.Namespace(n.Name) + ")"}
-		label := n.Name
-		if n.Forwarding != nil && *n.Forwarding {
-			label += "\nforwarding"
-		}
-		g.items = append(g.items, pictureItem{nsID(n.Name), label, "box"})
-		for _, b := range l.Bridges {
-			if b.Netns == n.Name {
-				g.items = append(g.items, pictureItem{"br/" + n.Name + "/" + b.Ifname, "bridge " + addrText(n.Name, b.Ifname), "hexagon"})
+	return out
+}
+
+// group is a node's box of boxes: the node itself, its bridges, vxlan
+// devices and other interfaces, its services and queues.
+func (d *pictureData) group(n *Node) pictureGroup {
+	l := d.lab
+	g := pictureGroup{node: n.Name, label: n.Name + " (" + l.Namespace(n.Name) + ")"}
+	g.items = append(g.items, d.nodeItem(n))
+	for _, b := range l.Bridges {
+		if b.Netns == n.Name {
+			lines := append([]string{b.Ifname + " (bridge)"}, d.ifaceLines(n.Name, b.Ifname)...)
+			if b.STP {
+				lines = append(lines, "stp on")
 			}
+			g.items = append(g.items, pictureItem{id: itemID(l, n.Name, b.Ifname), lines: lines, shape: "hexagon"})
 		}
-		for _, x := range l.Vxlans {
-			if x.Netns == n.Name {
-				g.items = append(g.items, pictureItem{"vx/" + n.Name + "/" + x.Ifname,
-					"vxlan " + addrText(n.Name, x.Ifname) + "\nVNI " + strconv.Itoa(x.VNI), "ellipse"})
-			}
-		}
-		for _, s := range l.Services {
-			if s.Netns == n.Name {
-				what := s.Kind + " " + s.Listen.String()
-				if s.Kind == "" {
-					what = "command"
-				}
-				g.items = append(g.items, pictureItem{"svc/" + s.Name, "service " + s.Name + "\n" + what, "component"})
-			}
-		}
-		for _, q := range l.NFQueues {
-			if q.Netns == n.Name {
-				g.items = append(g.items, pictureItem{"nfq/" + q.Name,
-					"nfqueue " + q.Name + " (" + q.Chain + ")\npipeline " + q.Pipeline, "cds"})
-			}
-		}
-		p.groups = append(p.groups, g)
-	}
-	for _, v := range l.Veths {
-		pl := pictureLink{
-			from:  portOf(v.A.Node, v.A.Ifname),
-			to:    portOf(v.B.Node, v.B.Ifname),
-			label: addrText(v.A.Node, v.A.Ifname) + " — " + addrText(v.B.Node, v.B.Ifname),
-		}
-		// A link between hosts is built as a VXLAN tunnel (see ForHost).
-		if ha, hb := l.HostOf(v.A.Node), l.HostOf(v.B.Node); ha != hb {
-			pl.label = "VXLAN tunnel VNI " + strconv.Itoa(TunnelVNI(l.Name, v.Name)) + " " + ha + "—" + hb + "\n" + pl.label
-			pl.dashed = true
-		}
-		p.links = append(p.links, pl)
 	}
 	for _, x := range l.Vxlans {
-		id := "vx/" + x.Netns + "/" + x.Ifname
-		if br := x.Bridge; br != "" {
-			p.links = append(p.links, pictureLink{from: id, to: "br/" + x.Netns + "/" + br, label: "port"})
-		} else if to := portOf(x.Netns, x.Ifname); to != nsID(x.Netns) {
-			p.links = append(p.links, pictureLink{from: id, to: to, label: "port"})
+		if x.Netns == n.Name {
+			lines := append([]string{x.Ifname + " (vxlan)", "VNI " + strconv.Itoa(x.VNI)}, d.ifaceLines(n.Name, x.Ifname)...)
+			g.items = append(g.items, pictureItem{id: itemID(l, n.Name, x.Ifname), lines: lines, shape: "ellipse"})
 		}
 	}
-	// The overlay: vxlan devices with the same VNI on different nodes.
+	for _, ifname := range d.plainIfaces(n.Name) {
+		lines := append([]string{ifname}, d.ifaceLines(n.Name, ifname)...)
+		g.items = append(g.items, pictureItem{id: itemID(l, n.Name, ifname), lines: lines, shape: "port"})
+	}
+	g.items = append(g.items, l.processItems(n.Name)...)
+	return g
+}
+
+// nodeItem says what the node does: forwarding, its node-wide ARP
+// settings (conf.all, conf.default), routes and rules.
+func (d *pictureData) nodeItem(n *Node) pictureItem {
+	lines := []string{n.Name}
+	if n.Forwarding != nil && *n.Forwarding {
+		lines = append(lines, "forwarding")
+	}
+	for _, conf := range []string{"all", "default"} {
+		if s := d.arpSettings(n.Name, conf); s != "" {
+			lines = append(lines, "conf."+conf+": "+s)
+		}
+	}
+	for _, rt := range n.Routes {
+		lines = append(lines, routeText(rt))
+	}
+	for _, ru := range n.Rules {
+		lines = append(lines, ruleText(ru))
+	}
+	return pictureItem{id: "ns/" + n.Name, lines: lines, shape: "box", left: len(lines) > 1}
+}
+
+// plainIfaces are the node's veth ends, and lo when it has addresses, in
+// natural order.
+func (d *pictureData) plainIfaces(node string) []string {
+	var out []string
+	for _, v := range d.lab.Veths {
+		for _, e := range []End{v.A, v.B} {
+			if e.Node == node {
+				out = append(out, e.Ifname)
+			}
+		}
+	}
+	if slices.ContainsFunc(d.addrs[node], func(a Address) bool { return a.Ifname == "lo" }) {
+		out = append(out, "lo")
+	}
+	slices.SortFunc(out, compareNatural)
+	return out
+}
+
+// ifaceLines describe an interface under its title: its addresses, its
+// ARP settings, its static neighbours.
+func (d *pictureData) ifaceLines(node, ifname string) []string {
+	var lines []string
+	for _, a := range d.addrs[node] {
+		if a.Ifname == ifname {
+			lines = append(lines, a.Prefix.String())
+		}
+	}
+	if s := d.arpSettings(node, ifname); s != "" {
+		lines = append(lines, s)
+	}
+	for _, n := range d.neighs[End{node, ifname}] {
+		lines = append(lines, "neigh "+n.IP.String()+" "+n.MAC)
+	}
+	return lines
+}
+
+// arpSysctls are the settings the ARP labs are about, as shown.
+var arpSysctls = []string{"proxy_arp", "arp_ignore", "arp_announce", "arp_filter", "arp_accept"}
+
+// arpSettings lists the ARP sysctls the lab sets on conf (an interface,
+// all or default) of node: "proxy_arp=1 arp_ignore=0".
+func (d *pictureData) arpSettings(node, conf string) string {
+	var s []string
+	for _, name := range arpSysctls {
+		if v, ok := d.sysctls[node]["net.ipv4.conf."+conf+"."+name]; ok {
+			s = append(s, name+"="+v.value)
+		}
+	}
+	return strings.Join(s, " ")
+}
+
+// processItems are the node's services and queues.
+func (l *Lab) processItems(node string) []pictureItem {
+	var out []pictureItem
+	for _, s := range l.Services {
+		if s.Netns == node {
+			what := s.Kind + " " + s.Listen.String()
+			if s.Kind == "" {
+				what = "command"
+			}
+			out = append(out, pictureItem{id: "svc/" + s.Name, lines: []string{"service " + s.Name, what}, shape: "component"})
+		}
+	}
+	for _, q := range l.NFQueues {
+		if q.Netns == node {
+			out = append(out, pictureItem{id: "nfq/" + q.Name,
+				lines: []string{"nfqueue " + q.Name + " (" + q.Chain + ")", "pipeline " + q.Pipeline}, shape: "cds"})
+		}
+	}
+	return out
+}
+
+// itemID is the item of interface ifname of node: br/ for a bridge, vx/
+// for a vxlan device, if/ for anything else.
+func itemID(l *Lab, node, ifname string) string {
+	if l.bridge(node, ifname) != nil {
+		return "br/" + node + "/" + ifname
+	}
+	for _, x := range l.Vxlans {
+		if x.Netns == node && x.Ifname == ifname {
+			return "vx/" + node + "/" + ifname
+		}
+	}
+	return "if/" + node + "/" + ifname
+}
+
+// layoutLinks put each node's box above its items, so that the links of
+// a host leave it from below, except above bridge ports: a port sits
+// above its bridge (portLinks), so that a switch's ports face the hosts
+// above it and its bridge and box sit below them.
+func (d *pictureData) layoutLinks(groups []pictureGroup) []pictureLink {
+	ports := map[string]bool{}
+	for _, l := range d.portLinks() {
+		ports[l.from] = true
+	}
+	var out []pictureLink
+	for _, g := range groups {
+		for _, it := range g.items[1:] {
+			if !ports[it.id] {
+				out = append(out, pictureLink{from: g.items[0].id, to: it.id, hidden: true})
+			}
+		}
+	}
+	return out
+}
+
+// vethLinks join the two ends of each veth; one between hosts is built
+// as a VXLAN tunnel (see ForHost), and drawn dashed and labelled so.
+func (d *pictureData) vethLinks() []pictureLink {
+	l := d.lab
+	var out []pictureLink
+	for _, v := range l.Veths {
+		pl := pictureLink{from: itemID(l, v.A.Node, v.A.Ifname), to: itemID(l, v.B.Node, v.B.Ifname)}
+		if ha, hb := l.HostOf(v.A.Node), l.HostOf(v.B.Node); ha != hb {
+			pl.label = "VXLAN tunnel VNI " + strconv.Itoa(TunnelVNI(l.Name, v.Name)) + "\n" + ha + "—" + hb
+			pl.dashed = true
+		}
+		out = append(out, pl)
+	}
+	return out
+}
+
+// portLinks join each port to its bridge.
+func (d *pictureData) portLinks() []pictureLink {
+	l := d.lab
+	var out []pictureLink
+	for _, b := range l.Bridges {
+		for _, p := range b.Ports {
+			out = append(out, pictureLink{from: itemID(l, b.Netns, p), to: itemID(l, b.Netns, b.Ifname)})
+		}
+	}
+	for _, x := range l.Vxlans {
+		if b := l.bridge(x.Netns, x.Bridge); b != nil && !slices.Contains(b.Ports, x.Ifname) {
+			out = append(out, pictureLink{from: itemID(l, x.Netns, x.Ifname), to: itemID(l, x.Netns, b.Ifname)})
+		}
+	}
+	return out
+}
+
+// overlayLinks join vxlan devices with the same VNI on different nodes.
+func (d *pictureData) overlayLinks() []pictureLink {
+	l := d.lab
+	var out []pictureLink
 	for i, a := range l.Vxlans {
 		for _, b := range l.Vxlans[i+1:] {
 			if a.VNI == b.VNI && a.Netns != b.Netns {
-				p.links = append(p.links, pictureLink{
-					from: "vx/" + a.Netns + "/" + a.Ifname, to: "vx/" + b.Netns + "/" + b.Ifname,
+				out = append(out, pictureLink{
+					from: itemID(l, a.Netns, a.Ifname), to: itemID(l, b.Netns, b.Ifname),
 					label: "VNI " + strconv.Itoa(a.VNI), dashed: true,
 				})
 			}
 		}
 	}
-	return p
+	return out
+}
+
+// routeText is a route as the file writes it: "default via 10.0.0.254",
+// "10.2.0.1/32 dev eth0".
+func routeText(rt Route) string {
+	s := []string{"route"}
+	if rt.Dest.Bits() == 0 {
+		s = append(s, "default")
+	} else {
+		s = append(s, rt.Dest.String())
+	}
+	if rt.Via.IsValid() {
+		s = append(s, "via", rt.Via.String())
+	}
+	if rt.Dev != "" {
+		s = append(s, "dev", rt.Dev)
+	}
+	return strings.Join(s, " ")
+}
+
+// ruleText is a rule as the file writes it, priority left out.
+func ruleText(ru Rule) string {
+	s := []string{"rule"}
+	add := func(word, v string) {
+		if v != "" {
+			s = append(s, word, v)
+		}
+	}
+	if ru.From.IsValid() {
+		add("from", ru.From.String())
+	}
+	if ru.To.IsValid() {
+		add("to", ru.To.String())
+	}
+	add("iif", ru.Iif)
+	add("oif", ru.Oif)
+	add("ipproto", ru.IPProto)
+	add("sport", ru.Sport)
+	add("dport", ru.Dport)
+	return strings.Join(append(s, ru.Action), " ")
 }
 
 // layout walks the picture in drawing order, for every writer alike: each
@@ -168,99 +370,4 @@ func groupIndent(onHost bool) string {
 		return "    "
 	}
 	return "  "
-}
-
-// WriteDOT writes the lab as a Graphviz graph: each namespace a cluster
-// holding the namespace and its bridges, vxlan devices, services and
-// queues; veth and vxlan links as labelled edges; hosts as outer clusters.
-func WriteDOT(w io.Writer, lab *Lab) error {
-	p := lab.picture()
-	var b strings.Builder
-	fmt.Fprintf(&b, "graph %s {\n", dotQuote(lab.Name))
-	fmt.Fprintf(&b, "  label=%s;\n  node [fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n", dotQuote("lab "+lab.Name))
-	writeGroup := func(g pictureGroup, indent string) {
-		fmt.Fprintf(&b, "%ssubgraph %s {\n", indent, dotQuote("cluster_ns_"+g.node))
-		fmt.Fprintf(&b, "%s  label=%s;\n", indent, dotQuote(g.label))
-		for _, it := range g.items {
-			fmt.Fprintf(&b, "%s  %s [label=%s, shape=%s];\n", indent, dotQuote(it.id), dotQuote(it.label), it.shape)
-		}
-		fmt.Fprintf(&b, "%s}\n", indent)
-	}
-	p.layout(func(h pictureHost) {
-		fmt.Fprintf(&b, "  subgraph %s {\n    label=%s;\n    style=dashed;\n", dotQuote("cluster_"+h.id), dotQuote(h.label))
-	}, func(g pictureGroup, onHost bool) {
-		writeGroup(g, groupIndent(onHost))
-	}, func(pictureHost) { b.WriteString("  }\n") })
-	for _, l := range p.links {
-		style := ""
-		if l.dashed {
-			style = ", style=dashed"
-		}
-		fmt.Fprintf(&b, "  %s -- %s [label=%s%s];\n", dotQuote(l.from), dotQuote(l.to), dotQuote(l.label), style)
-	}
-	b.WriteString("}\n")
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// WriteMermaid writes the lab as a Mermaid flowchart: namespaces (and
-// hosts) as subgraphs, veth and vxlan links as labelled edges.
-func WriteMermaid(w io.Writer, lab *Lab) error {
-	p := lab.picture()
-	var b strings.Builder
-	b.WriteString("flowchart LR\n")
-	shapes := map[string][2]string{"box": {"[", "]"}, "hexagon": {"{{", "}}"}, "ellipse": {"([", "])"}, "component": {"[[", "]]"}, "cds": {"[/", "/]"}}
-	writeGroup := func(g pictureGroup, indent string) {
-		fmt.Fprintf(&b, "%ssubgraph %s[%s]\n", indent, mermaidID("g/"+g.node), mermaidText(g.label))
-		for _, it := range g.items {
-			s := shapes[it.shape]
-			fmt.Fprintf(&b, "%s  %s%s%s%s\n", indent, mermaidID(it.id), s[0], mermaidText(it.label), s[1])
-		}
-		fmt.Fprintf(&b, "%send\n", indent)
-	}
-	p.layout(func(h pictureHost) {
-		fmt.Fprintf(&b, "  subgraph %s[%s]\n", mermaidID(h.id), mermaidText(h.label))
-	}, func(g pictureGroup, onHost bool) {
-		writeGroup(g, groupIndent(onHost))
-	}, func(pictureHost) { b.WriteString("  end\n") })
-	for _, l := range p.links {
-		arrow := "---"
-		if l.dashed {
-			arrow = "-.-"
-		}
-		fmt.Fprintf(&b, "  %s %s|%s| %s\n", mermaidID(l.from), arrow, mermaidText(l.label), mermaidID(l.to))
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func dotQuote(s string) string {
-	s = strings.ReplaceAll(s, `\`, `\\`)
-	s = strings.ReplaceAll(s, `"`, `\"`)
-	return `"` + strings.ReplaceAll(s, "\n", `\n`) + `"`
-}
-
-// mermaidID maps an item id to the characters Mermaid accepts in
-// identifiers: "/" becomes "__", and any other byte outside [a-zA-Z0-9]
-// "_XX" in hex, so distinct ids stay distinct.
-func mermaidID(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
-			b.WriteByte(c)
-		case c == '/':
-			b.WriteString("__")
-		default:
-			fmt.Fprintf(&b, "_%02x", c)
-		}
-	}
-	return b.String()
-}
-
-// mermaidText quotes a label; Mermaid wants #quot; for quotes and <br/>
-// for line breaks.
-func mermaidText(s string) string {
-	s = strings.ReplaceAll(s, `"`, "#quot;")
-	return `"` + strings.ReplaceAll(s, "\n", "<br/>") + `"`
 }

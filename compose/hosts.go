@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -248,4 +249,31 @@ func (l *Lab) hostNames() []string {
 		names = append(names, h.Name)
 	}
 	return names
+}
+
+// FeaturesFor lists the kernel features host's slice needs; for "", what
+// the lab needs wherever it is built: the whole lab's features and every
+// host slice's (a cross-host link is a veth pair in the one, a VXLAN
+// tunnel in the other).
+func (l *Lab) FeaturesFor(host string) ([]string, error) {
+	if host != "" {
+		s, err := l.ForHost(host)
+		if err != nil {
+			return nil, err
+		}
+		return s.Features(), nil
+	}
+	fs := l.Features()
+	for _, h := range l.Hosts {
+		s, err := l.ForHost(h.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range s.Features() {
+			if !slices.Contains(fs, f) {
+				fs = append(fs, f)
+			}
+		}
+	}
+	return fs, nil
 }

@@ -50,6 +50,7 @@ func TestForHostOverlay(t *testing.T) {
 		return Resource{Kind: KindVxlan, Node: node, Name: "eth0", Attrs: map[string]string{
 			"vni": vni, "port": "4789", "learning": "on", "ttl": "0", "tos": "0", "mtu": "1450",
 			"local": local, "remote": remote, "group": "", "underlay": "", "underlay.netns": "", "up": "true",
+			"mac": DerivedMAC("vxo", node, "eth0"),
 		}}
 	}
 	for _, c := range []struct {
@@ -229,7 +230,7 @@ func TestGraphTunnel(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, w := range []string{`"cluster_host_m1"`, `"cluster_host_m2"`,
-		"VXLAN tunnel VNI " + strconv.Itoa(TunnelVNI("vxo", "segment")) + " m1—m2", "style=dashed]"} {
+		"VXLAN tunnel VNI " + strconv.Itoa(TunnelVNI("vxo", "segment")) + `\nm1—m2`, "style=dashed"} {
 		if !strings.Contains(dot.String(), w) {
 			t.Errorf("dot lacks %q:\n%s", w, dot.String())
 		}

@@ -23,6 +23,10 @@ type KindInfo struct {
 	// Text renders the attributes of a created resource for a plan;
 	// nil lists them as k=v.
 	Text func(r *Resource) string
+	// Quiet lists the attributes a create's line leaves out: what the
+	// lowering derives when the file says nothing (a link's MAC), noise
+	// on every create. A change's line still shows them.
+	Quiet []string
 	// Label names the resource after its kind and node; nil uses Name.
 	Label func(r Resource) []string
 	// Held is set for what a process of the lab holds (a queue consumer,

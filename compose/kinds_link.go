@@ -5,6 +5,7 @@ package compose
 var vethKind = &KindInfo{
 	Kind:    KindVeth,
 	Replace: []string{"a.node", "a.ifname", "b.node", "b.ifname"},
+	Quiet:   []string{"a.mac", "b.mac"},
 	Ends: func(r Resource) []End {
 		return []End{{r.Attrs["a.node"], r.Attrs["a.ifname"]}, {r.Attrs["b.node"], r.Attrs["b.ifname"]}}
 	},
@@ -21,6 +22,7 @@ var vethKind = &KindInfo{
 
 var bridgeKind = &KindInfo{
 	Kind:   KindBridge,
+	Quiet:  []string{"mac"},
 	Ifname: nameIsIfname,
 	Ends:   func(r Resource) []End { return []End{{r.Node, r.Name}} },
 	Up:     upAttr,
@@ -29,6 +31,7 @@ var bridgeKind = &KindInfo{
 var vxlanKind = &KindInfo{
 	Kind:    KindVxlan,
 	Replace: []string{"vni", "local", "port", "group", "underlay", "underlay.netns", "learning", "ttl", "tos"},
+	Quiet:   []string{"mac"},
 	Ifname:  nameIsIfname,
 	Ends:    func(r Resource) []End { return []End{{r.Node, r.Name}} },
 	Up:      upAttr,

@@ -97,9 +97,9 @@ func add[T any](list *[]T, x T) T {
 func Build(f *loader.File) (*Lab, error) {
 	lab := &Lab{Path: f.Path}
 	var errs []error
-	globals := map[string]loader.Pos{}
+	globals := map[string]loader.Value{}
 	for _, g := range f.Globals {
-		globals[g.Key] = g.Pos
+		globals[g.Key] = g
 	}
 	lab.Name, errs = labName(f)
 	if len(f.Sections) == 0 {

@@ -200,6 +200,7 @@ func TestResources(t *testing.T) {
 lab = t
 [netns:r1]
 address.eth0 = 10.0.0.1/24 2001:DB8::1/64
+mac.eth0 = 02:00:00:00:01:01
 route = default via 10.0.0.2
         198.51.100.0/24 via 10.0.0.9 dev eth0
         2001:db8:1::/48 via 2001:db8::2
@@ -218,6 +219,7 @@ netns = sw
 ports = up
 address = 192.0.2.1/24
 stp = on
+mac = 02:00:00:00:0B:00
 [vxlan:vx]
 netns = sw
 vni = 7
@@ -229,6 +231,7 @@ netns = r2
 interfaces = eth0
 proxy = on
 neighbors = 10.0.0.9 02:AA:00:00:00:01 dev eth0
+            10.0.0.1 r1:eth0 dev eth0
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -238,10 +241,13 @@ neighbors = 10.0.0.9 02:AA:00:00:00:01 dev eth0
 		{Kind: KindNetns, Node: "r1", Attrs: map[string]string{"lo.up": "true"}},
 		{Kind: KindNetns, Node: "r2", Attrs: map[string]string{"lo.up": "true"}},
 		{Kind: KindNetns, Node: "sw", Attrs: map[string]string{"lo.up": "true"}},
-		{Kind: KindVeth, Name: "r1-r2", Attrs: m{"a.node": "r1", "a.ifname": "eth0", "a.up": "true", "b.node": "r2", "b.ifname": "eth0", "b.up": "true", "mtu": "9000"}},
-		{Kind: KindVeth, Name: "up", Attrs: m{"a.node": "r1", "a.ifname": "eth1", "a.up": "true", "b.node": "sw", "b.ifname": "up", "b.up": "true", "mtu": "1500"}},
-		{Kind: KindBridge, Node: "sw", Name: "br0", Attrs: m{"mtu": "1500", "stp": "on", "up": "true"}},
-		{Kind: KindVxlan, Node: "sw", Name: "vx", Attrs: m{"vni": "7", "local": "192.0.2.1", "port": "4789", "learning": "on", "ttl": "0", "tos": "0", "mtu": "1450", "remote": "", "group": "", "underlay": "", "underlay.netns": "", "up": "true"}},
+		{Kind: KindVeth, Name: "r1-r2", Attrs: m{"a.node": "r1", "a.ifname": "eth0", "a.up": "true", "a.mac": "02:00:00:00:01:01",
+			"b.node": "r2", "b.ifname": "eth0", "b.up": "true", "b.mac": DerivedMAC("t", "r2", "eth0"), "mtu": "9000"}},
+		{Kind: KindVeth, Name: "up", Attrs: m{"a.node": "r1", "a.ifname": "eth1", "a.up": "true", "a.mac": DerivedMAC("t", "r1", "eth1"),
+			"b.node": "sw", "b.ifname": "up", "b.up": "true", "b.mac": DerivedMAC("t", "sw", "up"), "mtu": "1500"}},
+		{Kind: KindBridge, Node: "sw", Name: "br0", Attrs: m{"mtu": "1500", "stp": "on", "up": "true", "mac": "02:00:00:00:0b:00"}},
+		{Kind: KindVxlan, Node: "sw", Name: "vx", Attrs: m{"vni": "7", "local": "192.0.2.1", "port": "4789", "learning": "on", "ttl": "0", "tos": "0", "mtu": "1450", "remote": "", "group": "", "underlay": "", "underlay.netns": "", "up": "true",
+			"mac": DerivedMAC("t", "sw", "vx")}},
 		{Kind: KindMaster, Node: "sw", Name: "up", Attrs: m{"bridge": "br0"}},
 		{Kind: KindMaster, Node: "sw", Name: "vx", Attrs: m{"bridge": "br0"}},
 		{Kind: KindAddr, Node: "r1", Name: "eth0/10.0.0.1/24"},
@@ -255,6 +261,7 @@ neighbors = 10.0.0.9 02:AA:00:00:00:01 dev eth0
 		{Kind: KindRoute, Node: "r1", Name: "0.0.0.0/0", Attrs: m{"via": "10.0.0.2", "dev": "eth0"}},
 		{Kind: KindRoute, Node: "r1", Name: "198.51.100.0/24", Attrs: m{"via": "10.0.0.9", "dev": "eth0"}},
 		{Kind: KindRoute, Node: "r1", Name: "2001:db8:1::/48", Attrs: m{"via": "2001:db8::2", "dev": "eth0"}},
+		{Kind: KindNeigh, Node: "r2", Name: "eth0/10.0.0.1", Attrs: m{"mac": "02:00:00:00:01:01"}},
 		{Kind: KindNeigh, Node: "r2", Name: "eth0/10.0.0.9", Attrs: m{"mac": "02:aa:00:00:00:01"}},
 		{Kind: KindFDB, Node: "sw", Name: "vx/192.0.2.5"},
 		{Kind: KindFDB, Node: "sw", Name: "vx/192.0.2.6"},

@@ -20,8 +20,9 @@ type Bridge struct {
 	Netns     string // netns = NODE
 	Ports     []string
 	Addresses []netip.Prefix
-	STP       bool // stp = on|off, default off
-	MTU       int  // mtu, default 1500
+	STP       bool   // stp = on|off, default off
+	MTU       int    // mtu, default 1500
+	MAC       string // mac; "" for the node's mac.IF or DerivedMAC
 }
 
 // Vxlan is a [vxlan:NAME] section: a VXLAN device inside a node.
@@ -39,9 +40,10 @@ type Vxlan struct {
 	Learning  bool       // learning, default on
 	Bridge    string     // bridge = IFNAME: enslave to that bridge
 	Addresses []netip.Prefix
-	MTU       int // mtu; 0: underlay MTU - 50, or 1450 when unknown
-	TTL       int // ttl; 0 is the kernel default (inherit)
-	TOS       int // tos; 0 is the kernel default
+	MTU       int    // mtu; 0: underlay MTU - 50, or 1450 when unknown
+	TTL       int    // ttl; 0 is the kernel default (inherit)
+	TOS       int    // tos; 0 is the kernel default
+	MAC       string // mac; "" for the node's mac.IF or DerivedMAC
 }
 
 func readVeth(r *reader) *Veth {
@@ -88,6 +90,7 @@ func readBridge(r *reader) *Bridge {
 	b.Addresses = prefixes(r, "address", r.strList("address"))
 	b.STP = r.boolean("stp", false)
 	b.MTU = r.integer("mtu", 68, 65535, 1500)
+	b.MAC = readOwnMAC(r)
 	b.Meta = r.meta
 	return b
 }
@@ -139,6 +142,7 @@ func readVxlan(r *reader) *Vxlan {
 	x.MTU = r.integer("mtu", 68, 65535, 0)
 	x.TTL = r.integer("ttl", 0, 255, 0)
 	x.TOS = r.integer("tos", 0, 255, 0)
+	x.MAC = readOwnMAC(r)
 	x.Meta = r.meta
 	return x
 }

@@ -38,6 +38,13 @@ func (l *Lab) sysctls() (map[string]map[string]sysctlSource, []error) {
 			set(n.Name, "net.ipv4.ip_forward", v, n.Meta, "forwarding")
 			set(n.Name, "net.ipv6.conf.all.forwarding", v, n.Meta, "forwarding")
 		}
+		if n.IPv6 != nil {
+			// "all" also sets "default" and every existing interface
+			// (addrconf_disable_ipv6). Node-wide sysctls run right after
+			// the namespace is made (see stage in plan.go), so the
+			// node's links never get IPv6 at all.
+			set(n.Name, "net.ipv6.conf.all.disable_ipv6", boolDigit(!*n.IPv6), n.Meta, "ipv6")
+		}
 	}
 	for _, a := range l.ARPs {
 		for _, i := range a.Interfaces {
@@ -118,21 +125,26 @@ func (l *Lab) Resources() []Resource {
 	}
 	// Every link the lab makes is up: the file has no way to ask for a
 	// down one, so a link set down by hand is drift (a.up, b.up, up).
+	// Every link has its MAC (a.mac, b.mac, mac): the file's, else
+	// DerivedMAC, so that it is the same on every apply.
 	for _, v := range l.Veths {
 		add(KindVeth, "", v.Name, map[string]string{
-			"a.node": v.A.Node, "a.ifname": v.A.Ifname, "a.up": "true",
-			"b.node": v.B.Node, "b.ifname": v.B.Ifname, "b.up": "true",
+			"a.node": v.A.Node, "a.ifname": v.A.Ifname, "a.up": "true", "a.mac": l.MAC(v.A.Node, v.A.Ifname),
+			"b.node": v.B.Node, "b.ifname": v.B.Ifname, "b.up": "true", "b.mac": l.MAC(v.B.Node, v.B.Ifname),
 			"mtu": strconv.Itoa(v.MTU),
 		})
 	}
 	for _, b := range l.Bridges {
-		add(KindBridge, b.Netns, b.Ifname, map[string]string{"mtu": strconv.Itoa(b.MTU), "stp": onOff(b.STP), "up": "true"})
+		add(KindBridge, b.Netns, b.Ifname, map[string]string{"mtu": strconv.Itoa(b.MTU), "stp": onOff(b.STP), "up": "true",
+			"mac": l.MAC(b.Netns, b.Ifname)})
 		for _, p := range b.Ports {
 			add(KindMaster, b.Netns, p, map[string]string{"bridge": b.Ifname})
 		}
 	}
 	for _, x := range l.Vxlans {
-		add(KindVxlan, x.Netns, x.Ifname, x.attrs(addrs, ifaces))
+		attrs := x.attrs(addrs, ifaces)
+		attrs["mac"] = l.MAC(x.Netns, x.Ifname)
+		add(KindVxlan, x.Netns, x.Ifname, attrs)
 		if x.Bridge != "" {
 			if b := l.bridge(x.Netns, x.Bridge); b == nil || !contains(b.Ports, x.Ifname) {
 				add(KindMaster, x.Netns, x.Ifname, map[string]string{"bridge": x.Bridge})

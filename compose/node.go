@@ -14,9 +14,11 @@ type Node struct {
 	Name       string
 	Sysctls    []Sysctl  // sysctl.<net.dotted.name> = V
 	Addresses  []Address // address.<ifname> = CIDR...
+	MACs       []MAC     // mac.<ifname> = MAC
 	Routes     []Route   // route = DEST [via GW] [dev IF], one per line
 	Rules      []Rule    // rule = [SELECTORS] ACTION, one per line
 	Forwarding *bool     // forwarding = on|off; nil leaves the kernel default
+	IPv6       *bool     // ipv6 = on|off; nil leaves the kernel default (on)
 	Host       string    // host = HOSTNAME: placement in a multi-host lab
 }
 
@@ -63,25 +65,27 @@ func readNode(r *reader) *Node {
 			n.Addresses = append(n.Addresses, Address{Ifname: v.Key, Prefix: p, Pos: v.Pos})
 		}
 	}
-	for _, l := range r.lines("route") {
-		rt, err := parseRoute(l)
+	n.MACs = readMACs(r)
+	for _, e := range r.lines("route") {
+		rt, err := parseRoute(e.words)
 		if err != nil {
-			r.errorf("route", "route %q: %v", strings.Join(l, " "), err)
+			r.errorAt(e.pos, "route %q: %v", e.text(), err)
 			continue
 		}
-		rt.Pos = r.meta.At("route")
+		rt.Pos = e.pos
 		n.Routes = append(n.Routes, rt)
 	}
-	for _, l := range r.lines("rule") {
-		ru, err := parseRule(l)
+	for _, e := range r.lines("rule") {
+		ru, err := parseRule(e.words)
 		if err != nil {
-			r.errorf("rule", "rule %q: %v", strings.Join(l, " "), err)
+			r.errorAt(e.pos, "rule %q: %v", e.text(), err)
 			continue
 		}
-		ru.Pos = r.meta.At("rule")
+		ru.Pos = e.pos
 		n.Rules = append(n.Rules, ru)
 	}
 	n.Forwarding = r.optBool("forwarding")
+	n.IPv6 = r.optBool("ipv6")
 	n.Host = r.str("host", "")
 	n.Meta = r.meta
 	return n

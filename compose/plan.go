@@ -134,13 +134,19 @@ func (p Plan) Steps() []Step {
 // stage orders steps: by kind rank, and among routes on-link ones (no
 // gateway) first, since the kernel refuses a route via a gateway it cannot
 // reach yet ("network is unreachable"): 10.2.0.1/32 dev eth0 must exist
-// before 10.2.0.0/24 via 10.2.0.1.
+// before 10.2.0.0/24 via 10.2.0.1. A sysctl of the whole node (not of one
+// interface) goes right after the namespaces, before any link: the
+// node's conf.default.* then applies to the lab's links too, and
+// ipv6 = off (conf.all.disable_ipv6) keeps the kernel from setting IPv6
+// up on them at all.
 func stage(r Resource) int {
-	s := 2 * r.Kind.Rank()
-	if r.Kind == KindRoute && r.Attrs["via"] != "" {
-		s++
+	switch {
+	case r.Kind == KindSysctl && r.Ifname() == "":
+		return 2*KindNetns.Rank() + 1
+	case r.Kind == KindRoute && r.Attrs["via"] != "":
+		return 2*r.Kind.Rank() + 1
 	}
-	return s
+	return 2 * r.Kind.Rank()
 }
 
 // Diff plans the changes that turn actual into desired. Only attributes
@@ -199,8 +205,10 @@ func Diff(lab string, desired, actual []Resource) Plan {
 		}
 	}
 
+	// Changes read in kind order, and within a kind by name as people
+	// count: h2 before h10, 10.0.0.9 before 10.0.0.10.
 	out := Plan{Lab: lab, Changes: make([]Change, 0, len(changes)), Prior: actual}
-	for _, id := range slices.Sorted(maps.Keys(changes)) {
+	for _, id := range slices.SortedFunc(maps.Keys(changes), compareNatural) {
 		out.Changes = append(out.Changes, changes[id])
 	}
 	sort.SliceStable(out.Changes, func(i, j int) bool {

@@ -40,9 +40,9 @@ const (
 // Naming per kind (Node is the lab node, not the kernel namespace name):
 //
 //	netns   Node=node  Name="";                Attrs lo.up
-//	veth    Node=""    Name=veth section name; Attrs a.node a.ifname b.node b.ifname mtu a.up b.up
-//	bridge  Node=node  Name=ifname;            Attrs mtu stp up
-//	vxlan   Node=node  Name=ifname;            Attrs vni local remote port group underlay underlay.netns learning ttl tos mtu up
+//	veth    Node=""    Name=veth section name; Attrs a.node a.ifname b.node b.ifname mtu a.up b.up a.mac b.mac
+//	bridge  Node=node  Name=ifname;            Attrs mtu stp up mac
+//	vxlan   Node=node  Name=ifname;            Attrs vni local remote port group underlay underlay.netns learning ttl tos mtu up mac
 //	master  Node=node  Name=ifname;            Attrs bridge
 //	addr    Node=node  Name=ifname/CIDR
 //	sysctl  Node=node  Name=dotted key;        Attrs value

@@ -148,7 +148,16 @@ func rulePrefix(v string) (netip.Prefix, error) {
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
-	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked(), nil
+	if p.Addr().Is4In6() {
+		// ::ffff:10.0.0.1 is the IPv4 address 10.0.0.1; a mapped prefix
+		// shorter than the mapping itself is no IPv4 prefix at all (and an
+		// invalid prefix would read as "any address").
+		if p.Bits() < 96 {
+			return netip.Prefix{}, fmt.Errorf("%q mixes IPv4-mapped and IPv6 addresses: write the IPv4 or the IPv6 prefix", v)
+		}
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
 }
 
 // portRange reads N or N-M (1..65535, N <= M) into its canonical form: N
@@ -203,12 +212,12 @@ func (v *validator) checkRules(n *Node) {
 	for i, ru := range n.Rules {
 		for _, ifn := range []string{ru.Iif, ru.Oif} {
 			if ifn != "" {
-				v.iface(n.Meta, "rule", n.Name, ifn)
+				v.ifaceAt(n.Meta, ru.Pos, "rule", n.Name, ifn)
 			}
 		}
 		p := ru.priority(i)
 		if prios[p] {
-			v.errorf(n.Meta, "rule", "rule: priority %d given twice (a rule without one has %d + its index)", p, RulePriorityBase)
+			v.errorAt(n.Meta, ru.Pos, "rule: priority %d given twice (a rule without one has %d + its index)", p, RulePriorityBase)
 		}
 		prios[p] = true
 	}

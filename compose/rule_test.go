@@ -98,7 +98,7 @@ func TestRuleErrors(t *testing.T) {
 		{"priority 32766 prohibit", []string{`5: [netns:fw]: rule "priority 32766 prohibit": priority: "32766" is not a number in 1..32765`}},
 		{"iif eth9 prohibit", []string{`5: [netns:fw]: rule: node fw has no interface "eth9" (did you mean "eth0"?)`}},
 		{"oif wan prohibit", []string{`5: [netns:fw]: rule: node fw has no interface "wan" (it has eth0, eth1, lo)`}},
-		{"prohibit priority 1001\n  unreachable", []string{`5: [netns:fw]: rule: priority 1001 given twice`}},
+		{"prohibit priority 1001\n  unreachable", []string{`6: [netns:fw]: rule: priority 1001 given twice`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rule, func(t *testing.T) {
@@ -166,5 +166,21 @@ func TestRuleSet(t *testing.T) {
 				t.Errorf("rule (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+func TestRulePrefixOfMappedAddresses(t *testing.T) {
+	for in, want := range map[string]string{
+		"::ffff:10.0.0.1":     "10.0.0.1/32",
+		"::ffff:10.0.0.0/104": "10.0.0.0/8",
+		"10.0.0.0/8":          "10.0.0.0/8",
+	} {
+		p, err := rulePrefix(in)
+		if err != nil || !p.IsValid() || p.String() != want {
+			t.Errorf("rulePrefix(%q) = %v, %v; want %s", in, p, err, want)
+		}
+	}
+	if p, err := rulePrefix("::ffff:0:0/80"); err == nil {
+		t.Errorf("rulePrefix(::ffff:0:0/80) = %v, want an error (never an invalid prefix that reads as any)", p)
 	}
 }

@@ -38,14 +38,14 @@ func (m Meta) errorf(key, format string, args ...any) error {
 // unknown by done.
 type reader struct {
 	s       *loader.Section
-	globals map[string]loader.Pos // DEFAULT key -> its line
+	globals map[string]loader.Value // DEFAULT key -> its value and lines
 	meta    Meta
 	known   []string // keys this kind reads, for "did you mean"
 	prefix  []string // key families like "sysctl." and "address."
 	errs    []error
 }
 
-func newReader(s *loader.Section, globals map[string]loader.Pos) *reader {
+func newReader(s *loader.Section, globals map[string]loader.Value) *reader {
 	return &reader{s: s, globals: globals, meta: Meta{
 		Section: s.Type + ":" + s.Name,
 		Pos:     s.Pos,
@@ -64,22 +64,36 @@ func (r *reader) errorf(key, format string, args ...any) {
 	r.errs = append(r.errs, r.meta.errorf(key, format, args...))
 }
 
-// lookup returns the section's value for key, else the global of that
-// name (the kind reads it, as PasteDeploy passes globals to every section).
-func (r *reader) lookup(key string) (string, bool) {
+// errorAt records a problem at pos: one line of a multi-line value.
+func (r *reader) errorAt(pos loader.Pos, format string, args ...any) {
+	r.errs = append(r.errs, &loader.Error{Pos: pos, Section: r.meta.Section, Err: fmt.Errorf(format, args...)})
+}
+
+// value returns the section's value for key, else the global of that
+// name (the kind reads it, as PasteDeploy passes globals to every
+// section), as the loader has it, and records where it was written.
+func (r *reader) value(key string) (loader.Value, bool) {
 	r.known = append(r.known, key)
 	v, ok := r.s.Lookup(key)
 	if !ok {
-		return "", false
+		return loader.Value{}, false
 	}
-	pos := v.Pos
 	if !r.own(key) {
-		if p, ok := r.globals[key]; ok {
-			pos = p
+		if g, ok := r.globals[key]; ok {
+			v.Pos, v.Lines = g.Pos, nil
+			if g.Value == v.Value {
+				v.Lines = g.Lines
+			}
 		}
 	}
-	r.meta.Keys[key] = pos
-	return strings.TrimSpace(v.Value), true
+	r.meta.Keys[key] = v.Pos
+	return v, true
+}
+
+// lookup is value's text, trimmed.
+func (r *reader) lookup(key string) (string, bool) {
+	v, ok := r.value(key)
+	return strings.TrimSpace(v.Value), ok
 }
 
 func (r *reader) own(key string) bool {
@@ -109,14 +123,25 @@ func (r *reader) list(key string) []string {
 	return strings.Fields(v)
 }
 
+// entry is one line of a key with one entry per line (route, rule,
+// neighbors): its words and where it was written.
+type entry struct {
+	words []string
+	pos   loader.Pos
+}
+
+// text is the entry as written, its words joined by single spaces.
+func (e entry) text() string { return strings.Join(e.words, " ") }
+
 // lines returns the non-empty lines of a multi-line value, each with its
-// words, for keys such as route and neighbors (one entry per line).
-func (r *reader) lines(key string) [][]string {
-	v, _ := r.lookup(key)
-	var out [][]string
-	for _, l := range strings.Split(v, "\n") {
+// words and its own line in the file, for keys such as route and
+// neighbors (one entry per line).
+func (r *reader) lines(key string) []entry {
+	v, _ := r.value(key)
+	var out []entry
+	for i, l := range strings.Split(v.Value, "\n") {
 		if f := strings.Fields(l); len(f) > 0 {
-			out = append(out, f)
+			out = append(out, entry{words: f, pos: v.Line(i)})
 		}
 	}
 	return out

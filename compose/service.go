@@ -72,6 +72,7 @@ type Check struct {
 	Send      string   // websocket: the message to send, default a random token
 	Reply     string   // websocket: expect_reply, default the echo of Send
 	Origin    string   // websocket: the Origin header of the handshake, default none
+	ReplyFrom string   // websocket: the node whose own client must receive Send (a broadcast room)
 	Status    int      // http: the status to expect, default 200
 	Body      string   // http: a substring the body must contain
 }
@@ -203,7 +204,17 @@ func readCommand(r *reader, s *Service) {
 	}
 	s.StopSignal = sig
 	s.StopTimeout = r.duration("stop_timeout", DefaultStopTimeout, time.Hour)
-	for _, k := range []string{"listen", "path", "target", "max_connections", "max_message",
+	// listen, optional for a command: where its program listens; apply
+	// waits until it accepts connections there, and checks to that port
+	// test it.
+	if l := r.str("listen", ""); l != "" {
+		ap, err := netip.ParseAddrPort(l)
+		if err != nil || ap.Port() == 0 {
+			r.errorf("listen", "listen: %q is not IP:PORT", l)
+		}
+		s.Listen = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	for _, k := range []string{"path", "target", "max_connections", "max_message",
 		"idle_timeout", "origins", "status", "body", "delay"} {
 		r.misplaced(k, "builtin services")
 	}
@@ -398,8 +409,9 @@ func readWebCheck(r *reader, c *Check) {
 		c.Send, _ = r.lookup("send")
 		c.Reply, _ = r.lookup("expect_reply")
 		c.Origin = r.str("origin", "")
+		c.ReplyFrom = r.str("reply_from", "")
 	} else {
-		for _, k := range []string{"send", "expect_reply", "origin"} {
+		for _, k := range []string{"send", "expect_reply", "origin", "reply_from"} {
 			r.misplaced(k, "protocol = websocket")
 		}
 	}

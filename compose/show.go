@@ -39,21 +39,7 @@ func WritePlan(w io.Writer, p Plan, color bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Lab %s: netcompose will perform these actions:\n\n", p.Lab)
 	for _, c := range p.Changes {
-		line := "  " + c.Action.Symbol() + " " + Label(c.Resource())
-		switch c.Action {
-		case Create:
-			line += attrText(c.After)
-		case Update:
-			line += changeText(c.Before, c.After)
-		case Replace:
-			line += changeText(c.Before, c.After)
-		}
-		switch {
-		case c.Cascade:
-			line += " (with its parent)"
-		case c.Reason != "":
-			line += " (" + c.Reason + ")"
-		}
+		line := "  " + c.Line()
 		col := map[Action]string{Create: ansiGreen, Update: ansiYellow, Delete: ansiRed, Replace: ansiMagenta}[c.Action]
 		if c.Cascade {
 			col = ansiDim
@@ -65,6 +51,30 @@ func WritePlan(w io.Writer, p Plan, color bool) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// Line is how a plan shows c, without colour: "+ addr a eth0 10.0.0.1/24",
+// "~ vxlan n1 eth0  remote: 192.0.2.2 → 192.0.2.3", "- route a
+// 10.1.0.0/24 (with its parent)".
+func (c Change) Line() string {
+	line := c.Action.Symbol() + " " + Label(c.Resource())
+	switch c.Action {
+	case Create:
+		line += attrText(c.After)
+	case Update, Replace:
+		line += changeText(c.Before, c.After)
+	}
+	switch {
+	case c.Cascade:
+		line += " (with its parent)"
+	case c.Reason != "":
+		line += " (" + c.Reason + ")"
+	}
+	return line
+}
+
+// Text is how a plan names r and its attributes when it creates it:
+// "vxlan n1 eth0  learning=on local=192.0.2.1 ... vni=7036491".
+func (r Resource) Text() string { return Label(r) + attrText(&r) }
 
 // Label names a resource for people: "netns a", "veth a-b",
 // "addr a eth0/10.0.0.1/24".
@@ -83,7 +93,8 @@ func Label(r Resource) string {
 
 // attrText lists attributes as "  k=v k=v", sorted by key; a veth shows
 // its ends first as "a:eth0 <-> b:eth0". A link's administrative state is
-// left out while it is up, as every link is created.
+// left out while it is up, as every link is created, and so are the
+// kind's Quiet attributes (a link's MAC).
 func attrText(r *Resource) string {
 	if len(r.Attrs) == 0 {
 		return ""
@@ -101,7 +112,7 @@ func attrText(r *Resource) string {
 	for _, k := range slices.Sorted(maps.Keys(r.Attrs)) {
 		// Unset attributes (an on-link route's via, a vxlan without a
 		// group) and the default ttl/tos of 0 say nothing on a create.
-		if _, up := upEnd(*r, k); skip[k] || up && r.Attrs[k] == "true" || r.Attrs[k] == "" ||
+		if _, up := upEnd(*r, k); skip[k] || up && r.Attrs[k] == "true" || r.Attrs[k] == "" || slices.Contains(r.Kind.Info().Quiet, k) ||
 			r.Kind == KindVxlan && (k == "ttl" || k == "tos") && r.Attrs[k] == "0" {
 			continue
 		}

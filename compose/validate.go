@@ -48,6 +48,12 @@ func (v *validator) errorf(m Meta, key, format string, args ...any) {
 	v.errs = append(v.errs, m.errorf(key, format, args...))
 }
 
+// errorAt is errorf at pos: the line of one entry of a multi-line key
+// (a route, a rule, a neighbour).
+func (v *validator) errorAt(m Meta, pos loader.Pos, format string, args ...any) {
+	v.errs = append(v.errs, &loader.Error{Pos: pos, Section: m.Section, Err: fmt.Errorf(format, args...)})
+}
+
 // node reports whether name is a node of the lab, complaining at key if not.
 func (v *validator) node(m Meta, key, name string) bool {
 	if name == "" {
@@ -68,8 +74,15 @@ func (v *validator) node(m Meta, key, name string) bool {
 	return true
 }
 
-// iface reports whether node has an interface ifname, complaining if not.
+// iface reports whether node has an interface ifname, complaining at
+// key's line if not.
 func (v *validator) iface(m Meta, key, node, ifname string) bool {
+	return v.ifaceAt(m, m.At(key), key, node, ifname)
+}
+
+// ifaceAt is iface complaining at pos: the line of one entry of a
+// multi-line key (a route, a neighbour).
+func (v *validator) ifaceAt(m Meta, pos loader.Pos, key, node, ifname string) bool {
 	if _, ok := v.ifaces[End{node, ifname}]; ok {
 		return true
 	}
@@ -86,7 +99,7 @@ func (v *validator) iface(m Meta, key, node, ifname string) bool {
 	} else if len(names) > 0 {
 		msg += " (it has " + strings.Join(names, ", ") + ")"
 	}
-	v.errorf(m, key, "%s", msg)
+	v.errs = append(v.errs, &loader.Error{Pos: pos, Section: m.Section, Err: errors.New(msg)})
 	return false
 }
 
@@ -114,8 +127,9 @@ func (l *Lab) validate() error {
 			}
 		}
 		for _, n := range a.Neighbors {
-			v.iface(a.Meta, "neighbors", a.Netns, n.Ifname)
+			v.ifaceAt(a.Meta, n.Pos, "neighbors", a.Netns, n.Ifname)
 		}
+		v.checkNeighborMACs(a)
 	}
 	v.checkPackets()
 	for _, s := range l.Services {
@@ -181,17 +195,59 @@ func (v *validator) checkNode(n *Node) {
 	}
 	dests := map[netip.Prefix]bool{}
 	for _, r := range n.Routes {
-		if r.Dev == "" || v.iface(n.Meta, "route", n.Name, r.Dev) {
+		if r.Dev == "" || v.ifaceAt(n.Meta, r.Pos, "route", n.Name, r.Dev) {
 			v.checkGateway(n, r)
 		}
 		if dests[r.Dest] {
-			v.errorf(n.Meta, "route", "route: destination %s given twice", r.Dest)
+			v.errorAt(n.Meta, r.Pos, "route: destination %s given twice", r.Dest)
 		}
 		dests[r.Dest] = true
 	}
 	v.checkRules(n)
+	v.checkMACs(n)
+	v.checkIPv6Off(n)
 	if n.Host != "" && !slices.ContainsFunc(v.lab.Hosts, func(h *Host) bool { return h.Name == n.Host }) {
 		v.errorf(n.Meta, "host", "host: no [host:%s] in this lab", n.Host)
+	}
+}
+
+// checkIPv6Off refuses IPv6 addresses, routes and rules in a node with
+// ipv6 = off: the kernel would refuse them at apply.
+func (v *validator) checkIPv6Off(n *Node) {
+	if n.IPv6 == nil || *n.IPv6 {
+		return
+	}
+	off := func(what string) string {
+		return fmt.Sprintf("%s is IPv6, but node %s has ipv6 = off (line %d)", what, n.Name, n.At("ipv6").Line)
+	}
+	for _, a := range n.Addresses {
+		if a.Prefix.Addr().Is6() {
+			v.errorf(n.Meta, "address."+a.Ifname, "address.%s: %s", a.Ifname, off(a.Prefix.String()))
+		}
+	}
+	for _, b := range v.lab.Bridges {
+		for _, p := range b.Addresses {
+			if b.Netns == n.Name && p.Addr().Is6() {
+				v.errorf(b.Meta, "address", "address: %s", off(p.String()))
+			}
+		}
+	}
+	for _, x := range v.lab.Vxlans {
+		for _, p := range x.Addresses {
+			if x.Netns == n.Name && p.Addr().Is6() {
+				v.errorf(x.Meta, "address", "address: %s", off(p.String()))
+			}
+		}
+	}
+	for _, r := range n.Routes {
+		if r.Dest.Addr().Is6() {
+			v.errorAt(n.Meta, r.Pos, "route %s: %s", r.Dest, off("the destination"))
+		}
+	}
+	for _, ru := range n.Rules {
+		if ru.Family() == "inet6" {
+			v.errorAt(n.Meta, ru.Pos, "rule: %s", off("the rule"))
+		}
 	}
 }
 
@@ -314,6 +370,9 @@ func (v *validator) checkCheck(c *Check) {
 	}
 	if c.ToNode != "" {
 		v.node(c.Meta, "to", c.ToNode)
+	}
+	if c.ReplyFrom != "" {
+		v.node(c.Meta, "reply_from", c.ReplyFrom)
 	}
 	for _, a := range c.Answer {
 		node, ifn, hasIf := strings.Cut(a, ":")

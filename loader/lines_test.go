@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -81,5 +82,100 @@ func TestErrorLines(t *testing.T) {
 				t.Errorf("errors (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// Each line of a multi-line value knows where it was written, so that
+// compose can report an entry of a list (a route, a neighbour) on its
+// own line; where that is not known, the value's Pos stands for it.
+func TestValueLines(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		key   string
+		want  []int // the line of each line of the value
+	}{
+		{
+			name:  "ini continuation lines, an empty line and a comment between",
+			files: map[string]string{"lab.ini": "[netns:a]\nroute = r1\n  r2\n\n# c\n  r3\n"},
+			key:   "route",
+			want:  []int{2, 3, 4, 6},
+		},
+		{
+			name:  "ini value starting on the next line",
+			files: map[string]string{"lab.ini": "[netns:a]\nroute =\n  r1\n  r2\n"},
+			key:   "route",
+			want:  []int{2, 3, 4},
+		},
+		{
+			name:  "yaml list items",
+			files: map[string]string{"lab.yaml": "netns:a:\n  route:\n    - r1\n\n    - r2\n"},
+			key:   "route",
+			want:  []int{3, 5},
+		},
+		{
+			name:  "yaml literal block",
+			files: map[string]string{"lab.yaml": "netns:a:\n  route: |\n    r1\n    r2\n"},
+			key:   "route",
+			want:  []int{3, 4},
+		},
+		{
+			name: "a template's lines are in the template's file",
+			files: map[string]string{
+				"lab.ini":  "[netns:a]\nuse = config:base.ini#t\n",
+				"base.ini": "[netns:t]\n\nroute = r1\n  r2\n",
+			},
+			key:  "route",
+			want: []int{3, 4},
+		},
+		{
+			name:  "one line: Pos is its line",
+			files: map[string]string{"lab.ini": "[netns:a]\n\nroute = r1\n"},
+			key:   "route",
+			want:  []int{3},
+		},
+		{
+			name:  "interpolation that adds lines: unknown, Pos for each",
+			files: map[string]string{"lab.ini": "[DEFAULT]\nmore = r2\n  r3\n[netns:a]\nroute = r1\n  %(more)s\n"},
+			key:   "route",
+			want:  []int{5, 5, 5},
+		},
+		{
+			name:  "get copies a global: its lines are the get's",
+			files: map[string]string{"lab.ini": "[DEFAULT]\nrs = r1\n  r2\n[netns:a]\nget route = rs\n"},
+			key:   "route",
+			want:  []int{5, 5},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, errs := loadFiles(t, tt.files)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			v, ok := f.Sections[0].Lookup(tt.key)
+			if !ok {
+				t.Fatalf("no %s", tt.key)
+			}
+			var got []int
+			for i := range strings.Split(v.Value, "\n") {
+				got = append(got, v.Line(i).Line)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("lines (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The [DEFAULT] values of the file know their lines too.
+func TestGlobalLines(t *testing.T) {
+	f, errs := loadFiles(t, map[string]string{"lab.ini": "[DEFAULT]\nrs = r1\n  r2\n[netns:a]\n"})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	want := []Pos{{File: f.Globals[0].Pos.File, Line: 2}, {File: f.Globals[0].Pos.File, Line: 3}}
+	if diff := cmp.Diff(want, f.Globals[0].Lines); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
 	}
 }

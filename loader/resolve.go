@@ -148,70 +148,97 @@ func (l *loader) scope(f *rawFile, fill map[string]string, caller map[string]*Va
 // level, the caller's globals), plus the checks where PasteDeploy silently
 // goes wrong.
 func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chain []link) *result {
-	f, defs, bad := sc.f, sc.defs, sc.bad
 	if s.partial {
 		l.partial = true
 	}
 	if l.keys += len(s.opts.vals); l.keys > maxKeys {
-		l.report(f, s.line, s.id, fmt.Errorf("the lab resolves to more than %d keys", maxKeys))
-		return &result{globals: maps.Clone(defs)}
+		l.report(sc.f, s.line, s.id, fmt.Errorf("the lab resolves to more than %d keys", maxKeys))
+		return &result{globals: maps.Clone(sc.defs)}
 	}
-	ip := l.newInterp(func(name string) (entry, bool) {
-		if o, ok := s.opts.lookup(name); ok {
-			return entry{raw: o.value}, true
-		}
-		if bad[name] {
-			return entry{broken: true}, true
-		}
-		v, ok := defs[name]
-		e := entry{raw: v, literal: true}
-		if _, own := f.defaults.opts.lookup(name); own {
-			e.hidden = sc.caller[name]
-		}
-		return e, ok
-	})
-	var (
-		local ordered[Value]
-		sets  ordered[Value]
-	)
-	type get struct {
-		key, global string
-		line        int
-	}
-	var gets []get
+	sv := l.sectionValues(sc, s)
+	gc := globalConf(sc.defs, outer, sv.sets)
+	l.readGets(sc, s, gc, &sv)
+	return l.follow(sc, s, sv, gc, chain)
+}
+
+// sectionValues is a section's options, interpolated: its plain values
+// and what its "set NAME = ..." and "get NAME = GLOBAL" lines say.
+type sectionValues struct {
+	local ordered[Value] // local_conf in PasteDeploy's terms
+	sets  ordered[Value] // by the global's name
+	gets  []getLine
+}
+
+// getLine is one "get key = global" line of a section.
+type getLine struct {
+	key, global string
+	line        int
+}
+
+// sectionValues interpolates the options of section s in scope sc and
+// sorts them into plain values, sets and gets, reporting those that fail
+// and the plain keys PasteDeploy would ignore as globals.
+func (l *loader) sectionValues(sc *scope, s *rawSection) sectionValues {
+	ip := l.sectionInterp(sc, s)
+	var sv sectionValues
 	for _, o := range s.opts.vals {
 		v, err := ip.option(o.key)
 		if err != nil {
-			l.report(f, o.lineOf(err), s.id, fmt.Errorf("%s: %w", o.key, err))
+			l.report(sc.f, o.lineOf(err), s.id, fmt.Errorf("%s: %w", o.key, err))
 			continue
 		}
-		pos := Pos{File: f.path, Line: o.line}
+		pos := Pos{File: sc.f.path, Line: o.line}
 		switch {
 		case strings.HasPrefix(o.key, "set "), strings.HasPrefix(o.key, "get "):
 			name := pyTrim(o.key[4:])
 			if name == "" {
-				l.report(f, o.line, s.id, fmt.Errorf("%q names no global", o.key))
+				l.report(sc.f, o.line, s.id, fmt.Errorf("%q names no global", o.key))
 				continue
 			}
 			if o.key[0] == 's' {
-				sets.put(Value{Key: name, Value: v, Pos: pos})
+				sv.sets.put(Value{Key: name, Value: v, Pos: pos})
 			} else {
-				gets = append(gets, get{key: name, global: v, line: o.line})
+				sv.gets = append(sv.gets, getLine{key: name, global: v, line: o.line})
 			}
 		default:
-			if _, ok := defs[o.key]; ok {
-				l.report(f, o.line, s.id, sc.shadowed(o.key, o.value))
+			if _, ok := sc.defs[o.key]; ok {
+				l.report(sc.f, o.line, s.id, sc.shadowed(o.key, o.value))
 				continue
 			}
-			local.put(Value{Key: o.key, Value: v, Pos: pos, Lines: o.linesOf(f.path, v)})
+			sv.local.put(Value{Key: o.key, Value: v, Pos: pos, Lines: o.linesOf(sc.f.path, v)})
 		}
 	}
-	// PasteDeploy's global_conf, which get reads and a template is handed:
-	// this file's [DEFAULT], overridden by the global_conf the using
-	// section hands down (ConfigLoader.get_context:
-	// defaults.copy().update(global_conf)), then by this section's sets.
-	// Interpolation is another matter: it reads this file's own [DEFAULT]
-	// first (update_defaults without overwrite).
+	return sv
+}
+
+// sectionInterp interpolates the options of section s: a name is the
+// section's own key first, then one of the scope's globals (already
+// resolved). Reading a [DEFAULT] key that hides a caller's global of the
+// same name is checked as the scope's own interpolation does.
+func (l *loader) sectionInterp(sc *scope, s *rawSection) *interp {
+	return l.newInterp(func(name string) (entry, bool) {
+		if o, ok := s.opts.lookup(name); ok {
+			return entry{raw: o.value}, true
+		}
+		if sc.bad[name] {
+			return entry{broken: true}, true
+		}
+		v, ok := sc.defs[name]
+		e := entry{raw: v, literal: true}
+		if _, own := sc.f.defaults.opts.lookup(name); own {
+			e.hidden = sc.caller[name]
+		}
+		return e, ok
+	})
+}
+
+// globalConf is PasteDeploy's global_conf, which get reads and a template
+// is handed: this file's [DEFAULT] (defs), overridden by the global_conf
+// the using section hands down (ConfigLoader.get_context:
+// defaults.copy().update(global_conf)), then by this section's sets.
+// Interpolation is another matter: it reads this file's own [DEFAULT]
+// first (update_defaults without overwrite).
+func globalConf(defs, outer map[string]string, sets ordered[Value]) map[string]string {
 	gc := maps.Clone(defs)
 	for k, v := range outer {
 		gc[k] = v
@@ -219,45 +246,63 @@ func (l *loader) resolve(sc *scope, s *rawSection, outer map[string]string, chai
 	for _, v := range sets.vals {
 		gc[v.Key] = v.Value
 	}
-	for _, g := range gets {
+	return gc
+}
+
+// readGets adds to sv's values what its gets read from the global_conf
+// gc, reporting a global that does not exist (unless it failed to
+// resolve, which was reported where it is).
+func (l *loader) readGets(sc *scope, s *rawSection, gc map[string]string, sv *sectionValues) {
+	for _, g := range sv.gets {
 		v, ok := gc[g.global]
 		if !ok {
-			if !bad[g.global] {
-				l.report(f, g.line, s.id, fmt.Errorf("get %s = %s: no global %q", g.key, g.global, g.global))
+			if !sc.bad[g.global] {
+				l.report(sc.f, g.line, s.id, fmt.Errorf("get %s = %s: no global %q", g.key, g.global, g.global))
 			} else {
 				l.partial = true
 			}
 			continue
 		}
-		local.put(Value{Key: g.key, Value: v, Pos: Pos{File: f.path, Line: g.line}})
+		sv.local.put(Value{Key: g.key, Value: v, Pos: Pos{File: sc.f.path, Line: g.line}})
 	}
-	use, ok := local.take("use")
+}
+
+// follow ends the resolution of section s: without a use, its values and
+// gc are the result; with one, the template's result under s's values.
+func (l *loader) follow(sc *scope, s *rawSection, sv sectionValues, gc map[string]string, chain []link) *result {
+	use, ok := sv.local.take("use")
 	if !ok {
-		return &result{values: local, globals: gc}
+		return &result{values: sv.local, globals: gc}
 	}
 	if s.typ == "pipeline" {
 		// PasteDeploy's _pipeline_app_context never looks at use.
-		l.report(f, use.Pos.Line, s.id, errors.New("a pipeline takes no use (PasteDeploy would refuse it as an extra setting); list the stages in pipeline ="))
-		return &result{values: local, globals: gc}
+		l.report(sc.f, use.Pos.Line, s.id, errors.New("a pipeline takes no use (PasteDeploy would refuse it as an extra setting); list the stages in pipeline ="))
+		return &result{values: sv.local, globals: gc}
 	}
 	inner := l.use(sc, s, use, gc, chain)
 	if inner == nil {
-		return &result{values: local, globals: gc}
+		return &result{values: sv.local, globals: gc}
 	}
-	if inner.globals == nil {
-		inner.globals = gc // builtin: ends the chain here
+	inner.extend(sv, gc)
+	return inner
+}
+
+// extend lays the using section's values sv, with its global_conf gc,
+// over r, the result of its template.
+func (r *result) extend(sv sectionValues, gc map[string]string) {
+	if r.globals == nil {
+		r.globals = gc // builtin: ends the chain here
 	} else {
 		// ConfigLoader._context_from_use: the template's global_conf,
 		// updated with this section's sets, keeping this file's __file__.
-		for _, v := range sets.vals {
-			inner.globals[v.Key] = v.Value
+		for _, v := range sv.sets.vals {
+			r.globals[v.Key] = v.Value
 		}
-		inner.globals["__file__"] = gc["__file__"]
+		r.globals["__file__"] = gc["__file__"]
 	}
-	for _, v := range local.vals {
-		inner.values.put(v)
+	for _, v := range sv.local.vals {
+		r.values.put(v)
 	}
-	return inner
 }
 
 // shadowed is the error for a plain key that is also a global of sc:

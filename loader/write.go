@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -18,77 +19,104 @@ type entryOut struct {
 
 // resolvedSections is the written form of f shared by WriteINI and
 // WriteYAML: [DEFAULT], then each section as use (builtin), the set
-// overrides of its globals, and its values. A value whose key is also a
-// global is written as set k = v (PasteDeploy would drop a plain key).
+// overrides of its globals, and its values. What cannot be written so
+// that it reads back the same is an *Error at the line it comes from,
+// every one of them.
 func resolvedSections(f *File) (defaults []entryOut, sections [][]entryOut, err error) {
+	defaults, globals, errs := writtenDefaults(f)
+	for _, s := range f.Sections {
+		out, serrs := writtenSection(s, globals)
+		sections = append(sections, out)
+		errs = append(errs, serrs...)
+	}
+	return defaults, sections, errors.Join(errs...)
+}
+
+// writtenDefaults is f's [DEFAULT] as written, and the globals every
+// section sees from it (here and __file__ among them).
+func writtenDefaults(f *File) ([]entryOut, map[string]string, []error) {
 	globals := map[string]string{"here": "", "__file__": ""}
+	var out []entryOut
+	var errs []error
 	for _, g := range f.Globals {
-		if err := iniKey(g.Key); err != nil {
-			return nil, nil, fmt.Errorf("[DEFAULT]: %w", err)
-		}
-		if err := iniValue(g.Value); err != nil {
-			return nil, nil, fmt.Errorf("[DEFAULT]: %s: %w", g.Key, err)
+		if err := writable(g.Key, g.Value); err != nil {
+			errs = append(errs, &Error{Pos: g.Pos, Section: "DEFAULT", Err: err})
 		}
 		globals[g.Key] = g.Value
-		defaults = append(defaults, entryOut{g.Key, g.Value})
+		out = append(out, entryOut{g.Key, g.Value})
 	}
-	for _, s := range f.Sections {
-		id := s.Type + ":" + s.Name
-		var out []entryOut
-		if s.Use != "" {
-			out = append(out, entryOut{"use", s.Use})
-		}
-		sets := map[string]string{}
-		var names []string
-		for k, v := range s.Globals {
-			if k == "here" || k == "__file__" {
-				continue
-			}
-			if d, ok := globals[k]; !ok || d != v {
-				sets[k] = v
-				names = append(names, k)
-			}
-		}
-		for _, v := range s.Values {
-			if _, ok := globals[v.Key]; !ok {
-				continue
-			}
-			if d, ok := sets[v.Key]; ok && d != v.Value {
-				return nil, nil, fmt.Errorf("[%s]: %q is both a value (%q) and a set global (%q); not writable", id, v.Key, v.Value, d)
-			}
-			if _, ok := sets[v.Key]; !ok {
-				sets[v.Key] = v.Value
-				names = append(names, v.Key)
-			}
-		}
-		sort.Strings(names)
-		for _, k := range names {
-			if err := iniKey(k); err != nil || strings.ContainsAny(k, " \t") {
-				return nil, nil, fmt.Errorf("[%s]: set global %q: not writable", id, k)
-			}
-			if err := iniValue(sets[k]); err != nil {
-				return nil, nil, fmt.Errorf("[%s]: set %s: %w", id, k, err)
-			}
-			out = append(out, entryOut{"set " + k, sets[k]})
-		}
-		for _, v := range s.Values {
-			if _, ok := globals[v.Key]; ok {
-				continue
-			}
-			if err := iniKey(v.Key); err != nil {
-				return nil, nil, fmt.Errorf("[%s]: %w", id, err)
-			}
-			if v.Key == "use" || strings.HasPrefix(v.Key, "set ") || strings.HasPrefix(v.Key, "get ") {
-				return nil, nil, fmt.Errorf("[%s]: key %q: not writable", id, v.Key)
-			}
-			if err := iniValue(v.Value); err != nil {
-				return nil, nil, fmt.Errorf("[%s]: %s: %w", id, v.Key, err)
-			}
-			out = append(out, entryOut{v.Key, v.Value})
-		}
-		sections = append(sections, out)
+	return out, globals, errs
+}
+
+// writtenSection is section s as written: use = builtin:..., then a
+// set line for each global that differs from globals, then its values.
+func writtenSection(s *Section, globals map[string]string) ([]entryOut, []error) {
+	id := s.Type + ":" + s.Name
+	var out []entryOut
+	var errs []error
+	if s.Use != "" {
+		out = append(out, entryOut{"use", s.Use})
 	}
-	return defaults, sections, nil
+	sets, pos := setGlobals(s, globals)
+	for _, k := range slices.Sorted(maps.Keys(sets)) {
+		if err := writable("set "+k, sets[k]); err != nil {
+			errs = append(errs, &Error{Pos: pos[k], Section: id, Err: err})
+		}
+		out = append(out, entryOut{"set " + k, sets[k]})
+	}
+	for _, v := range s.Values {
+		if _, ok := globals[v.Key]; ok {
+			continue // written as set above
+		}
+		err := writable(v.Key, v.Value)
+		if v.Key == "use" || strings.HasPrefix(v.Key, "set ") || strings.HasPrefix(v.Key, "get ") {
+			err = fmt.Errorf("key %q: not writable", v.Key)
+		}
+		if err != nil {
+			errs = append(errs, &Error{Pos: v.Pos, Section: id, Err: err})
+		}
+		out = append(out, entryOut{v.Key, v.Value})
+	}
+	return out, errs
+}
+
+// setGlobals is what s writes as set lines, by global name, and where
+// each comes from: the globals it sees with another value than globals
+// (the file's [DEFAULT]) has, at the section's header; and each of its
+// values whose key is one of globals, at the value's line, since a plain
+// key of that name would be refused as shadowing it. Such a value wins
+// over a global of its name that the section sees too: every reader of
+// the section (Lookup) gets the value, never that global, so the
+// written file reads back the same.
+func setGlobals(s *Section, globals map[string]string) (map[string]string, map[string]Pos) {
+	sets := map[string]string{}
+	pos := map[string]Pos{}
+	for k, v := range s.Globals {
+		if k == "here" || k == "__file__" {
+			continue
+		}
+		if d, ok := globals[k]; !ok || d != v {
+			sets[k], pos[k] = v, s.Pos
+		}
+	}
+	for _, v := range s.Values {
+		if _, ok := globals[v.Key]; ok {
+			sets[v.Key], pos[v.Key] = v.Value, v.Pos
+		}
+	}
+	return sets, pos
+}
+
+// writable reports whether key = value can be written so that
+// ConfigParser reads it back unchanged.
+func writable(key, value string) error {
+	if err := iniKey(key); err != nil {
+		return err
+	}
+	if err := iniValue(value); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
 }
 
 // iniValue reports whether ConfigParser reads value back unchanged when

@@ -51,14 +51,26 @@ func StarLinks(n int) []Link {
 // Name is the namespace of a node, as netcompose names it.
 func Name(lab, node string) string { return lab + "-" + node }
 
+// Options tune Star.
+type Options struct {
+	// Timeout bounds the wait for every veth end to be up.
+	Timeout time.Duration
+	// IPv6Off turns IPv6 off (net.ipv6.conf.all.disable_ipv6) in the hub,
+	// and with IPv6OffLeaves in every leaf too, before any link is made.
+	IPv6Off, IPv6OffLeaves bool
+}
+
 // Star builds the star and returns once every veth end is operationally
-// up (or after timeout, with an error naming what is still down).
-func Star(lab string, links []Link, timeout time.Duration) error {
+// up (or after the timeout, with an error saying how many are still down).
+func Star(lab string, links []Link, opt Options) error {
+	if opt.Timeout == 0 {
+		opt.Timeout = time.Minute
+	}
 	names := []string{Name(lab, "hub")}
 	for _, l := range links {
 		names = append(names, Name(lab, l.Leaf))
 	}
-	handles, err := create(names)
+	handles, err := create(names, func(i int) bool { return opt.IPv6Off && (i == 0 || opt.IPv6OffLeaves) })
 	defer func() {
 		for _, h := range handles {
 			if h != nil {
@@ -126,7 +138,7 @@ func Star(lab string, links []Link, timeout time.Duration) error {
 	// Usable: ask for each end still down by index. A single-link
 	// RTM_GETLINK makes the kernel run the link's pending linkwatch event
 	// (Linux >= 6.8), which a dump does not.
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(opt.Timeout)
 	for {
 		down := ends[:0]
 		for _, e := range ends {
@@ -142,7 +154,7 @@ func Star(lab string, links []Link, timeout time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d veth ends still down after %s", len(down), timeout)
+			return fmt.Errorf("%d veth ends still down after %s", len(down), opt.Timeout)
 		}
 		ends = down
 		time.Sleep(time.Millisecond)
@@ -160,8 +172,9 @@ func loUp(h *netlink.Handle) error {
 // create makes the named namespaces on one locked thread, which unshares
 // into each in turn, mounts it and opens its netlink socket from inside
 // (no setns per namespace), then goes home. A thread that cannot go home
-// stays locked and dies with its goroutine.
-func create(names []string) ([]*netlink.Handle, error) {
+// stays locked and dies with its goroutine. ipv6Off(i) says whether to
+// turn IPv6 off in names[i].
+func create(names []string, ipv6Off func(int) bool) ([]*netlink.Handle, error) {
 	if err := os.MkdirAll(Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -181,7 +194,7 @@ func create(names []string) ([]*netlink.Handle, error) {
 		hs := make([]*netlink.Handle, len(names))
 		var cerr error
 		for i, name := range names {
-			if hs[i], cerr = createOne(name); cerr != nil {
+			if hs[i], cerr = createOne(name, ipv6Off(i)); cerr != nil {
 				break
 			}
 		}
@@ -196,7 +209,7 @@ func create(names []string) ([]*netlink.Handle, error) {
 	return r.hs, r.err
 }
 
-func createOne(name string) (*netlink.Handle, error) {
+func createOne(name string, ipv6Off bool) (*netlink.Handle, error) {
 	p := Dir + "/" + name
 	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
 	if err != nil {
@@ -211,6 +224,12 @@ func createOne(name string) (*netlink.Handle, error) {
 	if err := unix.Mount(src, p, "none", unix.MS_BIND, ""); err != nil {
 		unix.Unlink(p)
 		return nil, fmt.Errorf("netns %s: mount: %w", name, err)
+	}
+	if ipv6Off {
+		// /proc/sys/net is the opening thread's namespace's.
+		if err := os.WriteFile("/proc/sys/net/ipv6/conf/all/disable_ipv6", []byte("1"), 0); err != nil {
+			return nil, fmt.Errorf("netns %s: ipv6 off: %w", name, err)
+		}
 	}
 	return netlink.NewHandle(unix.NETLINK_ROUTE)
 }

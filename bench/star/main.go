@@ -49,15 +49,20 @@ func main() {
 func floorMain(args []string) int {
 	var err error
 	switch {
-	case args[0] == "floor-apply" && len(args) == 3:
+	case args[0] == "floor-apply" && (len(args) == 3 || len(args) == 4):
+		// floor-apply LAB N [ipv6-off-hub|ipv6-off-all]
 		var n int
 		if n, err = strconv.Atoi(args[2]); err == nil {
-			err = floor.Star(args[1], floor.StarLinks(n), time.Minute)
+			opt := floor.Options{Timeout: time.Minute}
+			if len(args) == 4 {
+				opt.IPv6Off, opt.IPv6OffLeaves = true, args[3] == "ipv6-off-all"
+			}
+			err = floor.Star(args[1], floor.StarLinks(n), opt)
 		}
 	case args[0] == "floor-destroy" && len(args) == 2:
 		err = floor.Destroy(args[1])
 	default:
-		err = fmt.Errorf("usage: floor-apply LAB N | floor-destroy LAB")
+		err = fmt.Errorf("usage: floor-apply LAB N [ipv6-off-hub|ipv6-off-all] | floor-destroy LAB")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
@@ -126,6 +131,7 @@ type bench struct {
 	prefix   string // of every lab name: nb<pid>
 	cliLabs  []string
 	floorLab []string
+	results  map[int]starResult
 	report   strings.Builder
 }
 
@@ -210,8 +216,8 @@ func (b *bench) printf(format string, args ...any) {
 func (b *bench) all(ctx context.Context) error {
 	b.printf("# netcompose end to end against the usable floor\n\n")
 	b.printf("%s\n\n", machine())
-	b.printf("Medians of %d runs (N >= 10,000: one run); min-max in brackets. Times are wall clock of whole processes.\n\n", b.opt.repeat)
-	b.printf("| N | floor ready | `apply` | ratio | no-op re-apply | per node | `destroy` | floor destroy | ratio | RSS apply/destroy |\n")
+	b.printf("Medians of %d runs (N >= 10,000: one run), [min–max]; wall-clock times of whole processes.\n\n", b.opt.repeat)
+	b.printf("| N | floor ready | `apply` | ratio | no-op re-apply | per node | `destroy` | floor destroy | ratio | max RSS apply / re-apply / destroy |\n")
 	b.printf("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, n := range b.opt.sizes {
 		if err := b.star(ctx, n); err != nil {
@@ -219,20 +225,8 @@ func (b *bench) all(ctx context.Context) error {
 		}
 	}
 	if b.opt.ipv6 {
-		b.printf("\n## IPv6 off (star of 1000%s)\n\n", map[bool]string{true: " and 10,000", false: ""}[b.opt.big])
-		b.printf("| lab | `apply` | `destroy` |\n|---|--:|--:|\n")
-		for _, n := range []int{1000, 10000} {
-			if n == 10000 && !b.opt.big {
-				continue
-			}
-			for _, v := range []string{"", "hub", "all"} {
-				if n == 10000 && v == "all" {
-					continue
-				}
-				if err := b.ipv6Row(ctx, n, v); err != nil {
-					return err
-				}
-			}
+		if err := b.ipv6(ctx); err != nil {
+			return err
 		}
 	}
 	if b.opt.mininet {
@@ -254,106 +248,145 @@ func (b *bench) repeats(n int) int {
 	return b.opt.repeat
 }
 
+// starResult is what star measured at one size.
+type starResult struct {
+	floorApply, floorDestroy, apply, reapply, destroy []sample
+}
+
 // star measures one size: floor and CLI, alternating which goes first.
 func (b *bench) star(ctx context.Context, n int) error {
 	lab := fmt.Sprintf("%s-s%d", b.prefix, n)
-	flab := fmt.Sprintf("%s-f%d", b.prefix, n)
 	ini, err := b.write(lab, starINI(lab, n, ""))
 	if err != nil {
 		return err
 	}
 	b.cliLabs = append(b.cliLabs, lab)
-	b.floorLab = append(b.floorLab, flab)
-	var fa, fd, ca, cr, cd []sample
-	floorRun := func() error {
-		s, err := b.exec(ctx, b.self, "floor-apply", flab, strconv.Itoa(n))
-		if err != nil {
-			return err
+	var r starResult
+	for i := range b.repeats(n) {
+		steps := []func() error{
+			func() error { return b.floor(ctx, n, "", &r.floorApply, &r.floorDestroy) },
+			func() error { return b.cli(ctx, n, lab, ini, i == 0, &r) },
 		}
-		fa = append(fa, s)
-		pause()
-		if s, err = b.exec(ctx, b.self, "floor-destroy", flab); err != nil {
-			return err
+		if i%2 == 1 {
+			steps[0], steps[1] = steps[1], steps[0]
 		}
-		fd = append(fd, s)
-		pause()
-		return nil
-	}
-	cliRun := func(first bool) error {
-		s, err := b.exec(ctx, b.bin, "apply", ini)
-		if err != nil {
-			return err
-		}
-		ca = append(ca, s)
-		if first {
-			if err := usable(lab, n); err != nil {
-				return fmt.Errorf("N=%d: apply returned before the lab was usable: %w", n, err)
+		for _, step := range steps {
+			if err := step(); err != nil {
+				return err
 			}
 		}
-		pause()
-		if s, err = b.exec(ctx, b.bin, "apply", ini); err != nil {
-			return err
-		}
-		cr = append(cr, s)
-		if first {
-			// The re-apply must have planned nothing.
-			if _, err := b.exec(ctx, b.bin, "diff", "--exit-code", ini); err != nil {
-				return fmt.Errorf("N=%d: plan not empty after apply: %w", n, err)
-			}
-		}
-		pause()
-		if s, err = b.exec(ctx, b.bin, "destroy", ini); err != nil {
-			return err
-		}
-		cd = append(cd, s)
-		pause()
-		return nil
 	}
-	for r := range b.repeats(n) {
-		var err error
-		if r%2 == 0 {
-			if err = floorRun(); err == nil {
-				err = cliRun(r == 0)
-			}
-		} else if err = cliRun(false); err == nil {
-			err = floorRun()
-		}
-		if err != nil {
-			return err
-		}
+	if b.results == nil {
+		b.results = map[int]starResult{}
 	}
-	nodes := n + 1
-	b.printf("| %d | %s | %s | %.2f× | %s | %.3f ms | %s | %s | %.2f× | %s / %s |\n", n,
-		cell(fa), cell(ca), ratio(ca, fa), cell(cr), ms(median(cr))/float64(nodes),
-		cell(cd), cell(fd), ratio(cd, fd), mb(maxRSS(ca)), mb(maxRSS(cd)))
+	b.results[n] = r
+	b.printf("| %d | %s | %s | %.2f× | %s | %.3f ms | %s | %s | %.2f× | %s / %s / %s |\n", n,
+		cell(r.floorApply), cell(r.apply), ratio(r.apply, r.floorApply), cell(r.reapply), ms(median(r.reapply))/float64(n+1),
+		cell(r.destroy), cell(r.floorDestroy), ratio(r.destroy, r.floorDestroy),
+		mb(maxRSS(r.apply)), mb(maxRSS(r.reapply)), mb(maxRSS(r.destroy)))
 	return nil
 }
 
-// ipv6Row measures the star with ipv6 = off in "hub", in "all" nodes, or
-// nowhere ("").
-func (b *bench) ipv6Row(ctx context.Context, n int, where string) error {
-	lab := fmt.Sprintf("%s-v%d%s", b.prefix, n, where)
-	ini, err := b.write(lab, starINI(lab, n, where))
+// floor builds and destroys the star of n leaves with package floor, in
+// processes of their own; ipv6 is "" or floor-apply's ipv6-off-... word.
+func (b *bench) floor(ctx context.Context, n int, ipv6 string, apply, destroy *[]sample) error {
+	lab := fmt.Sprintf("%s-f%d", b.prefix, n)
+	b.floorLab = append(b.floorLab, lab)
+	args := []string{"floor-apply", lab, strconv.Itoa(n)}
+	if ipv6 != "" {
+		args = append(args, ipv6)
+	}
+	s, err := b.exec(ctx, b.self, args...)
 	if err != nil {
 		return err
 	}
-	b.cliLabs = append(b.cliLabs, lab)
-	var ca, cd []sample
-	for range b.repeats(n) {
-		s, err := b.exec(ctx, b.bin, "apply", ini)
-		if err != nil {
-			return err
-		}
-		ca = append(ca, s)
-		pause()
-		if s, err = b.exec(ctx, b.bin, "destroy", ini); err != nil {
-			return err
-		}
-		cd = append(cd, s)
-		pause()
+	*apply = append(*apply, s)
+	pause()
+	if s, err = b.exec(ctx, b.self, "floor-destroy", lab); err != nil {
+		return err
 	}
-	label := map[string]string{"": "IPv6 on (default)", "hub": "`ipv6 = off` in the hub", "all": "`ipv6 = off` in every node"}[where]
-	b.printf("| N=%d, %s | %s | %s |\n", n, label, cell(ca), cell(cd))
+	*destroy = append(*destroy, s)
+	pause()
+	return nil
+}
+
+// cli applies the file, applies it again (a no-op) and destroys it. The
+// first time it also checks that apply returned a usable lab and that
+// the plan is empty after it.
+func (b *bench) cli(ctx context.Context, n int, lab, ini string, check bool, r *starResult) error {
+	s, err := b.exec(ctx, b.bin, "apply", ini)
+	if err != nil {
+		return err
+	}
+	r.apply = append(r.apply, s)
+	if check {
+		if err := usable(lab, n); err != nil {
+			return fmt.Errorf("N=%d: apply returned before the lab was usable: %w", n, err)
+		}
+	}
+	pause()
+	if s, err = b.exec(ctx, b.bin, "apply", ini); err != nil {
+		return err
+	}
+	r.reapply = append(r.reapply, s)
+	if check {
+		if _, err := b.exec(ctx, b.bin, "diff", "--exit-code", ini); err != nil {
+			return fmt.Errorf("N=%d: plan not empty after apply: %w", n, err)
+		}
+	}
+	pause()
+	if s, err = b.exec(ctx, b.bin, "destroy", ini); err != nil {
+		return err
+	}
+	r.destroy = append(r.destroy, s)
+	pause()
+	return nil
+}
+
+// ipv6 compares the star with IPv6 on (the star rows), off in the hub,
+// and (at 1000) off in every node, for the CLI and the floor, at 1000
+// leaves and, with -big, 10,000.
+func (b *bench) ipv6(ctx context.Context) error {
+	b.printf("\n## IPv6 off\n\n")
+	b.printf("| N | IPv6 | `apply` | `destroy` | floor ready | floor destroy |\n|--:|---|--:|--:|--:|--:|\n")
+	for _, n := range []int{1000, 10000} {
+		if n == 10000 && !b.opt.big {
+			continue
+		}
+		if r, ok := b.results[n]; ok {
+			b.printf("| %d | on (default) | %s | %s | %s | %s |\n", n, cell(r.apply), cell(r.destroy), cell(r.floorApply), cell(r.floorDestroy))
+		}
+		for _, where := range []string{"hub", "all"} {
+			if n == 10000 && where == "all" {
+				continue
+			}
+			lab := fmt.Sprintf("%s-v%d%s", b.prefix, n, where)
+			ini, err := b.write(lab, starINI(lab, n, where))
+			if err != nil {
+				return err
+			}
+			b.cliLabs = append(b.cliLabs, lab)
+			var ca, cd, fa, fd []sample
+			for range b.repeats(n) {
+				if err := b.floor(ctx, n, "ipv6-off-"+where, &fa, &fd); err != nil {
+					return err
+				}
+				s, err := b.exec(ctx, b.bin, "apply", ini)
+				if err != nil {
+					return err
+				}
+				ca = append(ca, s)
+				pause()
+				if s, err = b.exec(ctx, b.bin, "destroy", ini); err != nil {
+					return err
+				}
+				cd = append(cd, s)
+				pause()
+			}
+			label := map[string]string{"hub": "`ipv6 = off` in the hub", "all": "`ipv6 = off` in every node"}[where]
+			b.printf("| %d | %s | %s | %s | %s | %s |\n", n, label, cell(ca), cell(cd), cell(fa), cell(fd))
+		}
+	}
 	return nil
 }
 

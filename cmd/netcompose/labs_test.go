@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -51,6 +52,40 @@ var quickstartCase = labCase{
 }
 
 var labCases = map[string]labCase{
+	"websocket-chat.ini": {
+		inspect: func(t *testing.T, lab string) {
+			out, err := exec.Command("ip", "netns", "exec", lab+"-chat", "ss", "-Hltn", "sport = 8080").CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "LISTEN") {
+				t.Errorf("ss in %s-chat: no listener on 8080: %v %s", lab, err, out)
+			}
+		},
+		// alice loses her way out: her messages no longer reach the room
+		breakIt: func(t *testing.T, lab string) { ip(t, "-n", lab+"-alice", "route", "del", "default") },
+		broken:  "alice-to-bob",
+		reason:  []string{"network is unreachable"},
+	},
+	"websocket-bridge.ini": {
+		inspect: func(t *testing.T, lab string) {
+			out, err := exec.Command("ip", "netns", "exec", lab+"-inside", "ss", "-Hltnp", "sport = 7").CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "socat") {
+				t.Errorf("ss in %s-inside: socat does not listen on 7: %v %s", lab, err, out)
+			}
+			found := false
+			for _, r := range ipJSON(t, lab+"-fw", "-4", "rule", "show") {
+				found = found || r["src"] == "10.92.1.0" && r["dst"] == "10.92.3.0" && r["action"] == "prohibit"
+			}
+			if !found {
+				t.Errorf("ip -n %s-fw rule: no prohibit from 10.92.1.0/24 to 10.92.3.0/24", lab)
+			}
+		},
+		// the firewall cuts the DMZ off the service too: the bridge
+		// cannot reach its target and answers the handshake with 502
+		breakIt: func(t *testing.T, lab string) {
+			ip(t, "-n", lab+"-fw", "rule", "add", "from", "10.92.2.0/24", "to", "10.92.3.0/24", "prohibit")
+		},
+		broken: "client-via-bridge",
+		reason: []string{"502 Bad Gateway", "no route to host"},
+	},
 	"nfqueue-http.ini": {
 		inspect: func(t *testing.T, lab string) {
 			// the seed's rule, as iptables itself shows it, in the
@@ -228,10 +263,43 @@ func testShippedLab(t *testing.T, file, lab string, lc labCase) {
 		}
 	}
 
+	inodes := namespaceInodes(t, lab)
 	if code := run([]string{"destroy", path}); code != 0 {
 		t.Fatalf("destroy: exit %d", code)
 	}
 	assertGone(t, lab)
+	if left := processesIn(inodes); len(left) > 0 {
+		t.Errorf("processes left in the lab's namespaces after destroy: %v", left)
+	}
+}
+
+// namespaceInodes is the nsfs inode of each of the lab's namespaces.
+func namespaceInodes(t *testing.T, lab string) map[uint64]bool {
+	t.Helper()
+	m := map[uint64]bool{}
+	paths, _ := filepath.Glob("/run/netns/" + lab + "-*")
+	for _, p := range paths {
+		var st syscall.Stat_t
+		if syscall.Stat(p, &st) == nil {
+			m[st.Ino] = true
+		}
+	}
+	return m
+}
+
+// processesIn scans /proc for processes whose network namespace is one of
+// inodes: an independent eye on "destroy leaves no process".
+func processesIn(inodes map[uint64]bool) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/ns/net")
+	for _, p := range procs {
+		var st syscall.Stat_t
+		if syscall.Stat(p, &st) == nil && inodes[st.Ino] {
+			cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(p)), "cmdline"))
+			out = append(out, p+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return out
 }
 
 // copyLab writes file to a temp dir with [DEFAULT] lab = name.

@@ -22,7 +22,7 @@ func newLogsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
-			t, err := loadTarget(args[0], host)
+			t, err := loadTarget(cmd.CommandPath(), args[0], host, args[1:]...)
 			if err != nil {
 				return err
 			}

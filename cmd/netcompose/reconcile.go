@@ -33,30 +33,42 @@ func (f *planFlags) register(cmd *cobra.Command) {
 }
 
 // target loads the file, sliced for --host when given.
-func (f *planFlags) target(path string) (*target, error) { return loadTarget(path, f.host) }
+func (f *planFlags) target(cmd *cobra.Command, path string) (*target, error) {
+	return loadTarget(cmd.CommandPath(), path, f.host)
+}
 
-// target is what a reconcile works on: a lab's name and desired resources.
+// target is what a reconcile works on: a lab (or its slice) under its
+// state key.
 type target struct {
-	lab     *compose.Lab // nil for destroy --lab
-	name    string
-	desired []compose.Resource
+	lab    *compose.Lab // the slice for host, or the whole lab; nil for destroy --lab
+	full   *compose.Lab // the whole lab, as the file has it
+	host   string
+	name   string           // the state key (compose.StateKey)
+	slices reconcile.Slices // what of the lab this machine holds
 }
 
 // loadTarget loads the file; with a host, only that machine's slice of a
 // multi-host lab, whose state record and lock are its own
-// (compose.StateKey).
-func loadTarget(path, host string) (*target, error) {
+// (compose.StateKey). It refuses a host (or none) that does not fit what
+// this machine holds of the lab (checkSlices), naming command.
+func loadTarget(command, path, host string, rest ...string) (*target, error) {
 	lab, err := loadLab(path)
 	if err != nil {
 		return nil, err
 	}
-	if host == "" {
-		return &target{lab: lab, name: lab.Name, desired: lab.Resources()}, lab.OneMachine()
+	t := &target{lab: lab, full: lab, host: host, name: compose.StateKey(lab.Name, host)}
+	if host != "" {
+		if t.lab, err = lab.ForHost(host); err != nil {
+			return nil, err
+		}
 	}
-	if lab, err = lab.ForHost(host); err != nil {
+	if t.slices, err = checkSlices(command, lab, host, path, rest...); err != nil {
 		return nil, err
 	}
-	return &target{lab: lab, name: compose.StateKey(lab.Name, host), desired: lab.Resources()}, nil
+	if host == "" {
+		return t, lab.OneMachine()
+	}
+	return t, nil
 }
 
 func signalContext() (context.Context, context.CancelFunc) {
@@ -120,6 +132,7 @@ func writePlan(w io.Writer, p compose.Plan, format string, color bool) error {
 func newDiffCmd() *cobra.Command {
 	var pf planFlags
 	var exitCode bool
+	var underlayNS string
 	cmd := &cobra.Command{
 		Use:   "diff FILE",
 		Short: "Show what apply would change (exit 2 with --exit-code when it would change something)",
@@ -127,8 +140,14 @@ func newDiffCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
-			t, err := pf.target(args[0])
+			t, err := pf.target(cmd, args[0])
 			if err != nil {
+				return err
+			}
+			noteWhole(cmd.ErrOrStderr(), t.slices, pf.host)
+			// A tunnel built on the wrong machine reads as in sync: say
+			// what apply would refuse instead of "No changes".
+			if err := reconcile.CheckUnderlay(t.reconcileTarget(), underlayNS); err != nil {
 				return err
 			}
 			p, err := plan(ctx, t)
@@ -150,7 +169,13 @@ func newDiffCmd() *cobra.Command {
 	}
 	pf.register(cmd)
 	cmd.Flags().BoolVar(&exitCode, "exit-code", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
+	underlayFlag(cmd, &underlayNS)
 	return cmd
+}
+
+// underlayFlag is --underlay-netns, of apply, diff and status.
+func underlayFlag(cmd *cobra.Command, ns *string) {
+	cmd.Flags().StringVar(ns, "underlay-netns", "", "create this host's VXLAN tunnels from inside this namespace (whose interface holds the host's underlay address), to simulate a host on one machine")
 }
 
 func newApplyCmd() *cobra.Command {
@@ -165,8 +190,12 @@ func newApplyCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
-			t, err := pf.target(args[0])
+			t, err := pf.target(cmd, args[0])
 			if err != nil {
+				return err
+			}
+			noteWhole(cmd.ErrOrStderr(), t.slices, pf.host)
+			if err := reconcile.CheckUnderlay(t.reconcileTarget(), underlayNS); err != nil {
 				return err
 			}
 			if err := preflight(ctx, cmd.ErrOrStderr(), t.lab); err != nil {
@@ -197,61 +226,7 @@ func newApplyCmd() *cobra.Command {
 	tf.register(cmd, false)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only show the plan (same as diff)")
 	cmd.Flags().BoolVar(&adopt, "adopt", false, "take over existing namespaces with the lab's names that netcompose did not create")
-	cmd.Flags().StringVar(&underlayNS, "underlay-netns", "", "create this host's VXLAN tunnels from inside this namespace (whose interface holds the host's underlay address), to simulate a host on one machine")
-	return cmd
-}
-
-func newDestroyCmd() *cobra.Command {
-	var pf planFlags
-	var labName string
-	var adopt bool
-	cmd := &cobra.Command{
-		Use:   "destroy [FILE]",
-		Short: "Remove everything the lab owns (idempotent)",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := signalContext()
-			defer cancel()
-			t := &target{name: labName}
-			var fileLab *compose.Lab // the file's lab (destroy itself plans for the empty one)
-			switch {
-			case len(args) == 1 && labName != "":
-				return fmt.Errorf("destroy: give a FILE or --lab NAME, not both")
-			case len(args) == 1:
-				lab, err := loadLab(args[0])
-				if err != nil {
-					return err
-				}
-				t.name = lab.Name
-				fileLab = lab
-				if pf.host != "" {
-					if fileLab, err = lab.ForHost(pf.host); err != nil {
-						return err
-					}
-				}
-			case labName == "":
-				return fmt.Errorf("destroy: give a FILE or --lab NAME")
-			}
-			t.name = compose.StateKey(t.name, pf.host)
-			// A name from a flag passes the same rule as one from a file:
-			// it becomes a path under /run/netcompose.
-			if err := compose.CheckStateKey(t.name); err != nil {
-				return fmt.Errorf("destroy: %w", err)
-			}
-			if adopt {
-				if fileLab == nil {
-					return fmt.Errorf("destroy --adopt: give the lab's FILE: it names the namespaces to take back")
-				}
-				if err := adoptNodes(ctx, cmd, t.name, fileLab, pf); err != nil {
-					return err
-				}
-			}
-			return converge(ctx, cmd, t, pf, false, reconcile.Options{})
-		},
-	}
-	pf.register(cmd)
-	cmd.Flags().StringVar(&labName, "lab", "", "destroy the lab of this name (no file needed)")
-	cmd.Flags().BoolVar(&adopt, "adopt", false, "first take back the namespaces with the lab's names that its state record does not prove are its own (after a lost or damaged record)")
+	underlayFlag(cmd, &underlayNS)
 	return cmd
 }
 
@@ -260,7 +235,7 @@ func newDestroyCmd() *cobra.Command {
 // bar, notes and the summary — as text or JSON.
 func converge(ctx context.Context, cmd *cobra.Command, t *target, pf planFlags, dryRun bool, opt reconcile.Options) error {
 	r := &renderer{out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), format: pf.output, color: useColor(os.Stdout),
-		progress: progress(cmd.ErrOrStderr(), isTerminal(os.Stderr)), key: t.name, destroying: t.lab == nil}
+		progress: progress(cmd.ErrOrStderr(), isTerminal(os.Stderr)), key: t.name, destroying: t.lab == nil, dryRun: dryRun}
 	opt.NoWait, opt.DryRun, opt.Events, opt.Processes = pf.noWait, dryRun, r.event, processes()
 	_, err := reconcile.Run(ctx, t.reconcileTarget(), opt)
 	if err != nil {
@@ -277,6 +252,7 @@ type renderer struct {
 	progress   func(done, total int, s compose.Step)
 	key        string
 	destroying bool
+	dryRun     bool
 	err        error // the first write that failed
 }
 
@@ -292,7 +268,11 @@ func (r *renderer) event(e reconcile.Event) {
 		fmt.Fprintf(r.errw, "note: %s\n", e.Message)
 	case reconcile.Finished:
 		res := e.Result
-		if r.format == "json" || res.Error != "" || res.Changes() == 0 {
+		if r.format == "json" {
+			r.result(res)
+			return
+		}
+		if res.Error != "" || res.Changes() == 0 {
 			return
 		}
 		if r.destroying {
@@ -301,6 +281,21 @@ func (r *renderer) event(e reconcile.Event) {
 			fmt.Fprintf(r.out, "Apply complete! Resources: %d added, %d changed, %d destroyed in %s.\n",
 				res.Added, res.Changed, res.Destroyed, res.Duration.Round(time.Millisecond))
 		}
+	}
+}
+
+// result prints the run's result as a JSON document of its own after the
+// plan's (apply -o json, destroy -o json): what was added, changed and
+// destroyed, in how many passes and how long, whether a failure was
+// rolled back, and the error. A dry run prints only the plan, as diff.
+func (r *renderer) result(res *reconcile.Result) {
+	if r.dryRun || r.err != nil {
+		return
+	}
+	enc := json.NewEncoder(r.out)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
+		r.err = err
 	}
 }
 

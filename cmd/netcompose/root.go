@@ -44,6 +44,7 @@ bridges, VXLAN overlays, ARP settings and static neighbours.
 	root.Version = version()
 	root.SetVersionTemplate("{{.Version}}\n")
 	addSetFlag(root)
+	addCompletions(root)
 	// Argument and flag mistakes name the command and show its usage line,
 	// since SilenceUsage keeps cobra from printing the whole help.
 	for _, c := range root.Commands() {

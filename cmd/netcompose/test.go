@@ -105,6 +105,17 @@ func testLab(ctx context.Context, w io.Writer, path, host string, only []string,
 		fmt.Fprintf(w, "No checks to run: lab %s has no [check:] starting%s.\n", lab.Name, where)
 		return nil
 	}
+	// A multi-host lab: the slice asked for (or the whole lab) must be
+	// what this machine holds.
+	sl, err := checkSlices("netcompose test", lab, host, path, only...)
+	if err != nil {
+		return err
+	}
+	if sl.MultiHost() {
+		if err := notApplied(sl, lab, host, path); err != nil {
+			return err
+		}
+	}
 	nodes, err := appliedNodes(ctx, tr)
 	if err != nil {
 		return err
@@ -309,6 +320,7 @@ func planCheck(lab *compose.Lab, c *compose.Check, nodes, macNodes map[string]ke
 		ExpectReply: c.Reply,
 		Origin:      c.Origin,
 		Status:      c.Status,
+		ReplyNetns:  replyNetns(lab, c),
 		Body:        c.Body,
 	}
 	if c.ToNode != "" {
@@ -322,7 +334,10 @@ func planCheck(lab *compose.Lab, c *compose.Check, nodes, macNodes map[string]ke
 	if owner == "" {
 		owner = addressOwner(lab, c.ToAddr)
 	}
-	if _, here := nodes[owner]; owner != "" && here {
+	if _, here := nodes[owner]; owner != "" && here && !serviceListens(lab, owner, c) {
+		// Nothing of the lab should listen there: the check may open its
+		// own listener, and its report says so. Where a service should
+		// listen, the check tests that service, running or not.
 		s.TargetNetns = compose.NamespaceName(lab.Name, owner)
 	}
 	if c.Protocol == check.ARP {
@@ -396,4 +411,27 @@ func (p checkPlan) judge(r *check.Result) {
 	if p.err != "" {
 		r.Pass, r.Reason = false, p.err
 	}
+}
+
+// replyNetns is the namespace of a websocket check's reply_from node.
+func replyNetns(lab *compose.Lab, c *compose.Check) string {
+	if c.ReplyFrom == "" {
+		return ""
+	}
+	return compose.NamespaceName(lab.Name, c.ReplyFrom)
+}
+
+// serviceListens reports whether a [service:] of the lab should be what
+// answers the check in node: one that listens on its port, or a command
+// that does not say where it listens.
+func serviceListens(lab *compose.Lab, node string, c *compose.Check) bool {
+	if c.Protocol != check.TCP && c.Protocol != check.UDP {
+		return false
+	}
+	for _, sv := range lab.Services {
+		if sv.Netns == node && (!sv.Listen.IsValid() || int(sv.Listen.Port()) == c.Port) {
+			return true
+		}
+	}
+	return false
 }

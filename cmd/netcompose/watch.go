@@ -25,7 +25,7 @@ func newWatchCmd() *cobra.Command {
 			}
 			ctx, cancel := signalContext()
 			defer cancel()
-			t, err := loadTarget(args[0], host)
+			t, err := loadTarget(cmd.CommandPath(), args[0], host, args[1:]...)
 			if err != nil {
 				return err
 			}

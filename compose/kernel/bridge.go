@@ -14,7 +14,9 @@ import (
 )
 
 // bridgeDriver manages bridge devices (attrs mtu, stp "on"/"off", up
-// "true"/"false": the administrative state).
+// "true"/"false": the administrative state, and mac). A bridge created
+// with a MAC keeps it (the kernel's NET_ADDR_SET), instead of taking the
+// smallest MAC of its ports as they come and go.
 type bridgeDriver struct{}
 
 func (bridgeDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) ([]compose.Resource, error) {
@@ -30,7 +32,7 @@ func (bridgeDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource)
 				return nil, fmt.Errorf("bridge %s in %s: %w", a.Name, sn.node, err)
 			}
 			out = append(out, compose.Resource{Kind: compose.KindBridge, Node: sn.node, Name: a.Name,
-				Attrs: map[string]string{"mtu": strconv.Itoa(a.MTU), "stp": onOff(stp), "up": strconv.FormatBool(isUp(a))}})
+				Attrs: map[string]string{"mtu": strconv.Itoa(a.MTU), "stp": onOff(stp), "up": strconv.FormatBool(isUp(a)), "mac": a.HardwareAddr.String()}})
 		}
 	}
 	return out, nil
@@ -41,11 +43,15 @@ func (bridgeDriver) create(s *session, r compose.Resource) error {
 	if err != nil {
 		return err
 	}
+	mac, err := macAttr(r, "mac")
+	if err != nil {
+		return err
+	}
 	h, err := s.handle(r.Node)
 	if err != nil {
 		return err
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: r.Name, Flags: net.FlagUp, TxQLen: -1}}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: r.Name, Flags: net.FlagUp, TxQLen: -1, HardwareAddr: mac}}
 	if err := s.announceLink(r.Node, r.Name, compose.KindBridge, r.Name); err != nil {
 		return err
 	}
@@ -96,6 +102,9 @@ func (bridgeDriver) update(s *session, before, after compose.Resource) error {
 		if err := setBridgeSTP(s, after.Node, l.Attrs().Index, v == "on"); err != nil {
 			return fmt.Errorf("bridge %s: stp: %w", after.Name, err)
 		}
+	}
+	if err := updateMAC(s, compose.End{Node: after.Node, Ifname: after.Name}, before, after, "mac"); err != nil {
+		return fmt.Errorf("bridge %s: %w", after.Name, err)
 	}
 	if err := updateUp(s, compose.End{Node: after.Node, Ifname: after.Name}, before, after, "up"); err != nil {
 		return fmt.Errorf("bridge %s: %w", after.Name, err)

@@ -79,8 +79,10 @@ type LabInfo struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Labs lists the labs with a state record on this machine, by name.
-func Labs() ([]LabInfo, error) {
+// Keys lists the state keys (labs, and "<lab>@<host>" slices) with a
+// state record or a journal on this machine, by name, without reading
+// them: cheap enough for every command to ask.
+func Keys() ([]string, error) {
 	ents, err := os.ReadDir(labdir.Root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -88,7 +90,7 @@ func Labs() ([]LabInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("labs: %w", err)
 	}
-	var out []LabInfo
+	var out []string
 	for _, e := range ents {
 		d, err := labdir.For(e.Name())
 		if !e.IsDir() || err != nil {
@@ -99,18 +101,35 @@ func Labs() ([]LabInfo, error) {
 				continue
 			}
 		}
-		rec, err := loadRecord(e.Name())
-		if err != nil {
-			out = append(out, LabInfo{Name: e.Name(), Error: err.Error()})
-			continue
-		}
-		li := LabInfo{Name: e.Name(), Nodes: slices.Sorted(slices.Values(rec.Nodes))}
-		for _, n := range li.Nodes {
-			if !rec.owns(n) {
-				li.Missing = append(li.Missing, n)
-			}
-		}
-		out = append(out, li)
+		out = append(out, e.Name())
 	}
 	return out, nil
+}
+
+// Labs lists the labs with a state record on this machine, by name.
+func Labs() ([]LabInfo, error) {
+	keys, err := Keys()
+	if err != nil {
+		return nil, err
+	}
+	var out []LabInfo
+	for _, key := range keys {
+		out = append(out, Lab(key))
+	}
+	return out, nil
+}
+
+// Lab describes the record of one state key, as Labs lists it.
+func Lab(key string) LabInfo {
+	rec, err := loadRecord(key)
+	if err != nil {
+		return LabInfo{Name: key, Error: err.Error()}
+	}
+	li := LabInfo{Name: key, Nodes: slices.Sorted(slices.Values(rec.Nodes))}
+	for _, n := range li.Nodes {
+		if !rec.owns(n) {
+			li.Missing = append(li.Missing, n)
+		}
+	}
+	return li
 }

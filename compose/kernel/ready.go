@@ -47,7 +47,15 @@ func WaitReady(ctx context.Context, lab string, ends []compose.End) ([]compose.E
 	}
 	s := newSession(lab, rec)
 	defer s.close()
+	return s.waitReady(ctx, ends, true)
+}
 
+// waitReady is WaitReady in a session: one that has just made the links
+// (Apply's) has their handles open and their ifindexes learnt, and asks
+// for them at once. With release, it closes each node's connection once
+// nothing is left to wait for there, so that a fresh session's open files
+// stay few.
+func (s *session) waitReady(ctx context.Context, ends []compose.End, release bool) ([]compose.End, error) {
 	byNode := map[string][]string{}
 	if ends == nil {
 		for _, n := range s.ownedNodes() {
@@ -76,8 +84,8 @@ func WaitReady(ctx context.Context, lab string, ends []compose.End) ([]compose.E
 		wg.Go(func() {
 			for i := range next {
 				down[i], errs[i] = s.firstLook(nodes[i], byNode[nodes[i]])
-				if len(down[i]) == 0 {
-					s.forget(nodes[i])
+				if release && len(down[i]) == 0 {
+					s.release(nodes[i])
 				}
 			}
 		})
@@ -158,9 +166,11 @@ func (s *session) firstLook(node string, ifnames []string) ([]readyEnd, error) {
 			}
 		}
 	} else {
+		s.mu.Lock()
 		for _, n := range ifnames {
-			candidates = append(candidates, readyEnd{End: compose.End{Node: node, Ifname: n}})
+			candidates = append(candidates, readyEnd{End: compose.End{Node: node, Ifname: n}, index: s.links[node][n]})
 		}
+		s.mu.Unlock()
 	}
 	var down []readyEnd
 	for _, c := range candidates {

@@ -171,6 +171,17 @@ func (s *session) forget(node string) {
 	delete(s.links, node)
 }
 
+// release closes the node's connection, keeping what we learnt about its
+// links: it is opened again if asked for.
+func (s *session) release(node string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.conns[node]; ok {
+		s.dropLocked(c)
+		delete(s.conns, node)
+	}
+}
+
 func (s *session) dropLocked(c *conn) {
 	if c.elem != nil {
 		s.nsLRU.Remove(c.elem)

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -9,12 +10,13 @@ import (
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // vethDriver manages veth pairs (attrs a.node a.ifname b.node b.ifname
-// mtu, and a.up b.up: each end's administrative state, "true" or
-// "false"). Both ends carry the alias netcompose:<lab>:veth:<name>, which
-// is how the observer pairs them.
+// mtu, a.up b.up: each end's administrative state, "true" or "false",
+// and a.mac b.mac: each end's MAC). Both ends carry the alias
+// netcompose:<lab>:veth:<name>, which is how the observer pairs them.
 type vethDriver struct{}
 
 func (vethDriver) observe(s *session, snaps []*snapshot, desired []compose.Resource) ([]compose.Resource, error) {
@@ -22,6 +24,7 @@ func (vethDriver) observe(s *session, snaps []*snapshot, desired []compose.Resou
 		node, ifname string
 		mtu          int
 		up           bool
+		mac          string
 	}
 	ends := map[string][]end{}
 	for _, sn := range snaps {
@@ -30,7 +33,7 @@ func (vethDriver) observe(s *session, snaps []*snapshot, desired []compose.Resou
 				continue
 			}
 			a := sn.byIndex[idx].Attrs()
-			ends[m.name] = append(ends[m.name], end{sn.node, a.Name, a.MTU, isUp(a)})
+			ends[m.name] = append(ends[m.name], end{sn.node, a.Name, a.MTU, isUp(a), a.HardwareAddr.String()})
 		}
 	}
 	want := map[string]compose.Resource{}
@@ -54,11 +57,12 @@ func (vethDriver) observe(s *session, snaps []*snapshot, desired []compose.Resou
 		}
 		r := compose.Resource{Kind: compose.KindVeth, Name: name, Attrs: map[string]string{
 			"a.node": es[0].node, "a.ifname": es[0].ifname, "mtu": strconv.Itoa(es[0].mtu),
-			"a.up": strconv.FormatBool(es[0].up),
+			"a.up": strconv.FormatBool(es[0].up), "a.mac": es[0].mac,
 		}}
 		if len(es) > 1 {
 			r.Attrs["b.node"], r.Attrs["b.ifname"] = es[1].node, es[1].ifname
 			r.Attrs["b.up"] = strconv.FormatBool(es[1].up)
+			r.Attrs["b.mac"] = es[1].mac
 			if es[1].mtu != es[0].mtu {
 				// Never equal to a desired value: an update sets both.
 				r.Attrs["mtu"] = fmt.Sprintf("%d,%d", es[0].mtu, es[1].mtu)
@@ -75,16 +79,25 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 	if err != nil {
 		return err
 	}
+	amac, err := macAttr(r, "a.mac")
+	if err != nil {
+		return err
+	}
+	bmac, err := macAttr(r, "b.mac")
+	if err != nil {
+		return err
+	}
 	ca, err := s.conn(an)
 	if err != nil {
 		return err
 	}
 	alias := s.alias(compose.KindVeth, r.Name)
 	v := &netlink.Veth{
-		LinkAttrs:  netlink.LinkAttrs{Name: ai, MTU: mtu, Flags: net.FlagUp, TxQLen: -1},
-		PeerName:   bi,
-		PeerMTU:    uint32(mtu),
-		PeerTxQLen: -1,
+		LinkAttrs:        netlink.LinkAttrs{Name: ai, MTU: mtu, Flags: net.FlagUp, TxQLen: -1, HardwareAddr: amac},
+		PeerName:         bi,
+		PeerMTU:          uint32(mtu),
+		PeerTxQLen:       -1,
+		PeerHardwareAddr: bmac,
 	}
 	cb := ca
 	if bn != an {
@@ -126,8 +139,9 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 	return nil
 }
 
-// update sets the MTU of both ends and brings an end up (or, undoing
-// that, down again) when its a.up or b.up changes.
+// update sets the MTU of both ends, the MAC of an end whose a.mac or
+// b.mac changes (a veth takes a new MAC while up), and brings an end up
+// (or, undoing that, down again) when its a.up or b.up changes.
 func (vethDriver) update(s *session, before, after compose.Resource) error {
 	mtus, err := endMTUs(after)
 	if err != nil {
@@ -138,6 +152,9 @@ func (vethDriver) update(s *session, before, after compose.Resource) error {
 			if err := setMTU(s, e, mtus[i]); err != nil {
 				return fmt.Errorf("veth %s: %w", after.Name, err)
 			}
+		}
+		if err := updateMAC(s, e, before, after, [...]string{"a.mac", "b.mac"}[i]); err != nil {
+			return fmt.Errorf("veth %s: %w", after.Name, err)
 		}
 		if err := updateUp(s, e, before, after, [...]string{"a.up", "b.up"}[i]); err != nil {
 			return fmt.Errorf("veth %s: %w", after.Name, err)
@@ -239,6 +256,57 @@ func setMTU(s *session, e compose.End, mtu int) error {
 	}
 	if err := h.LinkSetMTU(l, mtu); err != nil {
 		return fmt.Errorf("%s mtu %d: %w", e.Ifname, mtu, err)
+	}
+	return nil
+}
+
+// macAttr parses the MAC attribute key ("mac", "a.mac", "b.mac"); nil
+// when absent, which leaves the kernel to pick a random one.
+func macAttr(r compose.Resource, key string) (net.HardwareAddr, error) {
+	v := r.Attrs[key]
+	if v == "" {
+		return nil, nil
+	}
+	hw, err := net.ParseMAC(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: bad %s %q", r.ID(), key, v)
+	}
+	return hw, nil
+}
+
+// updateMAC sets the MAC of e when attribute key differs between before
+// and after; an absent key is not managed.
+func updateMAC(s *session, e compose.End, before, after compose.Resource, key string) error {
+	v, ok := after.Attrs[key]
+	if !ok || v == "" || v == before.Attrs[key] {
+		return nil
+	}
+	hw, err := macAttr(after, key)
+	if err != nil {
+		return err
+	}
+	return setMAC(s, e, hw)
+}
+
+// setMAC changes the MAC of e. Veths and bridges take a new MAC while up
+// (IFF_LIVE_ADDR_CHANGE); a device that refuses while up (EBUSY) is set
+// down for the change and up again.
+func setMAC(s *session, e compose.End, hw net.HardwareAddr) error {
+	h, l, err := s.linkAt(e.Node, e.Ifname)
+	if err != nil {
+		return err
+	}
+	err = h.LinkSetHardwareAddr(l, hw)
+	if errors.Is(err, unix.EBUSY) {
+		if err = h.LinkSetDown(l); err == nil {
+			err = h.LinkSetHardwareAddr(l, hw)
+			if uerr := h.LinkSetUp(l); err == nil {
+				err = uerr
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s mac %s: %w", e.Ifname, hw, err)
 	}
 	return nil
 }

@@ -14,8 +14,8 @@ import (
 )
 
 // vxlanDriver manages vxlan devices (attrs vni port learning ttl tos mtu,
-// local, remote or group, underlay + underlay.netns, and up "true"/"false":
-// the administrative state).
+// local, remote or group, underlay + underlay.netns, up "true"/"false":
+// the administrative state, and mac).
 //
 // The kernel opens a vxlan device's UDP socket in the namespace that
 // created it, whichever namespace the device ends up in. So the device is
@@ -74,6 +74,7 @@ func vxlanAttrs(vx *netlink.Vxlan) map[string]string {
 		"tos":      strconv.Itoa(vx.TOS),
 		"mtu":      strconv.Itoa(vx.MTU),
 		"up":       strconv.FormatBool(isUp(&vx.LinkAttrs)),
+		"mac":      vx.HardwareAddr.String(),
 	}
 	if vx.SrcAddr != nil && !vx.SrcAddr.IsUnspecified() {
 		m["local"] = vx.SrcAddr.String()
@@ -118,6 +119,9 @@ func vxlanSpec(r compose.Resource) (*netlink.Vxlan, error) {
 	}
 	if vx.Port == 0 {
 		vx.Port = 4789 // the kernel's own default is 8472, Linux's pre-IANA port
+	}
+	if vx.HardwareAddr, err = macAttr(r, "mac"); err != nil {
+		return nil, err
 	}
 	for k, p := range map[string]*net.IP{"local": &vx.SrcAddr, "remote": &vx.Group, "group": &vx.Group} {
 		if v := r.Attrs[k]; v != "" {
@@ -210,9 +214,9 @@ func (vxlanDriver) create(s *session, r compose.Resource) error {
 	return nil
 }
 
-// update changes what the kernel changes in place: the MTU, the default
-// remote and the administrative state. Everything else forces a replace
-// (compose.ForcesReplace).
+// update changes what the kernel changes in place: the MTU, the MAC, the
+// default remote and the administrative state. Everything else forces a
+// replace (compose.ForcesReplace).
 func (vxlanDriver) update(s *session, before, after compose.Resource) error {
 	if mtu, err := mtuAttr(after); err != nil {
 		return err
@@ -220,6 +224,9 @@ func (vxlanDriver) update(s *session, before, after compose.Resource) error {
 		if err := setMTU(s, compose.End{Node: after.Node, Ifname: after.Name}, mtu); err != nil {
 			return fmt.Errorf("vxlan %s: %w", after.Name, err)
 		}
+	}
+	if err := updateMAC(s, compose.End{Node: after.Node, Ifname: after.Name}, before, after, "mac"); err != nil {
+		return fmt.Errorf("vxlan %s: %w", after.Name, err)
 	}
 	if v, ok := after.Attrs["remote"]; ok && v != before.Attrs["remote"] {
 		if err := setVxlanRemote(s, after, v); err != nil {

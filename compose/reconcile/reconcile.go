@@ -96,7 +96,7 @@ type Result struct {
 	Passes     int           `json:"passes"`
 	Duration   time.Duration `json:"duration_ns"`
 	NotReady   []compose.End `json:"not_ready,omitempty"`
-	RolledBack bool          `json:"rolled_back,omitempty"`
+	RolledBack bool          `json:"rolled_back"`
 	Error      string        `json:"error,omitempty"`
 }
 
@@ -112,23 +112,33 @@ const defaultReadyTimeout = 5 * time.Second
 // Plan observes the kernel and the lab's processes and diffs them
 // against t: what Run would do first.
 func Plan(ctx context.Context, t Target, opt Options) (compose.Plan, error) {
-	desired, _, err := desiredOf(t)
+	desired, actual, err := observe(ctx, t, opt)
 	if err != nil {
 		return compose.Plan{}, err
 	}
-	actual, err := kernel.Observe(ctx, t.Key, desired)
+	return compose.Diff(t.Key, desired, actual), nil
+}
+
+// observe returns what t wants and what the kernel and the lab's
+// processes hold now.
+func observe(ctx context.Context, t Target, opt Options) (desired, actual []compose.Resource, err error) {
+	desired, _, err = desiredOf(t)
 	if err != nil {
-		return compose.Plan{}, err
+		return nil, nil, err
+	}
+	actual, err = kernel.Observe(ctx, t.Key, desired)
+	if err != nil {
+		return nil, nil, err
 	}
 	if opt.Processes != nil {
 		held, err := opt.Processes.Observe(ctx, t.Key, desired)
 		if err != nil {
-			return compose.Plan{}, err
+			return nil, nil, err
 		}
 		actual = append(actual, held...)
 		compose.Sort(actual)
 	}
-	return compose.Diff(t.Key, desired, actual), nil
+	return desired, actual, nil
 }
 
 // desiredOf lowers the target to resources, the processes' among them,
@@ -167,6 +177,9 @@ func Run(ctx context.Context, t Target, opt Options) (*Result, error) {
 func run(ctx context.Context, t Target, opt Options, res *Result) error {
 	if hasProcesses(t) && opt.Processes == nil {
 		return errors.New("this lab runs processes (nfqueue, service) and no supervisor is configured")
+	}
+	if err := CheckUnderlay(t, opt.UnderlayNetns); err != nil {
+		return err
 	}
 	unlock, err := kernel.Lock(ctx, t.Key, !opt.NoWait, func() {
 		opt.emit(Event{Kind: Waiting, Time: time.Now(), Message: fmt.Sprintf("waiting for the lock of lab %q (another apply or destroy is running)", t.Key)})

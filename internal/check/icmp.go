@@ -142,9 +142,9 @@ func (p *pinger) addr(target netip.Addr) net.Addr {
 	return &net.IPAddr{IP: target.AsSlice()}
 }
 
-// send writes count echo requests to dst, icmpInterval apart, into round,
-// and returns when the last one went out. When ctx ends it sends no
-// further request.
+// send writes count echo requests to dst, icmpInterval apart, noting them
+// in round, and returns when the last one went out. When ctx ends, the
+// request whose wait it cut short still goes out, and no further one.
 func (p *pinger) send(ctx context.Context, dst net.Addr, count int, round *echoRound) time.Time {
 	last := time.Now()
 	for seq := 1; seq <= count && ctx.Err() == nil; seq++ {
@@ -309,16 +309,26 @@ func (p *pinger) receive(events chan<- echoEvent, want int) {
 				continue
 			}
 			replies[b.Seq] = true
-			events <- echoEvent{seq: b.Seq, reply: true, ttl: ttl, at: at}
+			offer(events, echoEvent{seq: b.Seq, reply: true, ttl: ttl, at: at})
 		case *icmp.DstUnreach:
 			if seq, ok := p.quoted(b.Data); ok {
-				events <- echoEvent{seq: seq, err: unreachText(m, peer), at: at}
+				offer(events, echoEvent{seq: seq, err: unreachText(m, peer), at: at})
 			}
 		case *icmp.TimeExceeded:
 			if seq, ok := p.quoted(b.Data); ok {
-				events <- echoEvent{seq: seq, err: "time to live exceeded from " + addrText(peer), at: at}
+				offer(events, echoEvent{seq: seq, err: "time to live exceeded from " + addrText(peer), at: at})
 			}
 		}
+	}
+}
+
+// offer queues an event unless the queue is full: the events are read
+// only after the receiver ends, so a flood of duplicates or ICMP errors
+// must never block it (a check is bounded by its timeout, always).
+func offer(events chan<- echoEvent, ev echoEvent) {
+	select {
+	case events <- ev:
+	default:
 	}
 }
 

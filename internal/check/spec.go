@@ -86,6 +86,10 @@ type Spec struct {
 	Send, ExpectReply string
 	// Origin (websocket), when set, is the handshake's Origin header.
 	Origin string
+	// ReplyNetns (websocket), when set, is the namespace of a second
+	// client that joins first and must receive what the check sends: a
+	// broadcast room proved from one node to another.
+	ReplyNetns string
 	// Status (http) is the status wanted, default 200; Body, when set, a
 	// substring the response body must contain.
 	Status int

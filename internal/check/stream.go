@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -57,6 +58,10 @@ func probeTCP(ctx context.Context, s Spec) Result {
 		conn.Close()
 	}
 	got := fmt.Sprintf("connected to %s in %s", addr, roundRTT(r.RTT))
+	if strings.HasPrefix(r.Detail, "listener opened") {
+		// Say whose listener answered: the path is proved, not a service.
+		got += fmt.Sprintf(" (a listener the check opened in %s: nothing of the lab listens there)", s.TargetNetns)
+	}
 	r.Pass, r.Reason = verdict(s, dialErr == nil, got, connectFailure(s, dialErr))
 	return r
 }

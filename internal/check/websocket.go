@@ -37,6 +37,20 @@ func probeWebSocket(ctx context.Context, s Spec) Result {
 	if s.Origin != "" {
 		opts.HTTPHeader.Set("Origin", s.Origin)
 	}
+	var listener *websocket.Conn
+	if s.ReplyNetns != "" {
+		lc, lresp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: newNSClient(s.ReplyNetns).Client, HTTPHeader: opts.HTTPHeader})
+		if err != nil {
+			if lresp != nil {
+				r.Status = lresp.StatusCode
+			}
+			r.Pass, r.Reason = verdict(s, false, "", "the receiving client in "+s.ReplyNetns+": "+err.Error())
+			return r
+		}
+		defer lc.CloseNow()
+		lc.SetReadLimit(-1)
+		listener = lc
+	}
 	c, resp, err := websocket.Dial(ctx, url, opts)
 	if err != nil {
 		if resp != nil {
@@ -49,6 +63,9 @@ func probeWebSocket(ctx context.Context, s Spec) Result {
 	c.SetReadLimit(-1) // the reply is judged, not refused
 
 	start := time.Now()
+	if listener != nil {
+		return relayed(ctx, s, c, listener, send, want, start)
+	}
 	got, err := exchangeOne(ctx, c, send)
 	if err != nil {
 		r.Pass, r.Reason = verdict(s, false, "", exchangeText(s, send, err))
@@ -137,4 +154,64 @@ func closeName(code websocket.StatusCode) string {
 		return "bad gateway"
 	}
 	return "close code"
+}
+
+// relayed judges a message sent on c that another client, listener, must
+// receive (a broadcast room): the sender's own connection gets nothing
+// back. A room is joined just after the handshake, so the message is sent
+// again every 100 ms until the listener has it or the check times out.
+func relayed(ctx context.Context, s Spec, c, listener *websocket.Conn, send, want string, start time.Time) Result {
+	var r Result
+	// Others may speak in the room too: wait for the wanted message, and
+	// report the last other one if it never comes.
+	got := make(chan []byte, 1)
+	var other []byte
+	go func() {
+		defer close(got)
+		for {
+			_, b, err := listener.Read(ctx)
+			if err != nil {
+				return
+			}
+			if bytes.Equal(b, []byte(want)) {
+				got <- b
+				return
+			}
+			other = b
+		}
+	}()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if err := c.Write(ctx, websocket.MessageText, []byte(send)); err != nil {
+			r.Pass, r.Reason = verdict(s, false, "", exchangeText(s, send, err))
+			return r
+		}
+		select {
+		case b, ok := <-got:
+			if !ok {
+				r.Pass, r.Reason = verdict(s, false, "", missed(s, want, other))
+				return r
+			}
+			r.RTT = time.Since(start)
+			c.Close(websocket.StatusNormalClosure, "")
+			listener.Close(websocket.StatusNormalClosure, "")
+			r.Pass, r.Reason = verdict(s, true,
+				fmt.Sprintf("message of %d bytes relayed by %s to the client in %s in %s", len(b), s.url(), s.ReplyNetns, roundRTT(r.RTT)), "")
+			return r
+		case <-tick.C:
+		case <-ctx.Done():
+			<-got // the reader ends with ctx
+			r.Pass, r.Reason = verdict(s, false, "", missed(s, want, other))
+			return r
+		}
+	}
+}
+
+// missed says what the receiving client of a relayed check got instead.
+func missed(s Spec, want string, other []byte) string {
+	if other != nil {
+		return fmt.Sprintf("the client in %s got %s from %s but never %s within %s", s.ReplyNetns, short(other), s.url(), short([]byte(want)), s.Timeout)
+	}
+	return fmt.Sprintf("the client in %s got nothing from %s within %s", s.ReplyNetns, s.url(), s.Timeout)
 }

@@ -45,8 +45,9 @@ func ObserveRules(nsPath, lab string) ([]Rule, error) {
 // adding once.
 func AddRule(nsPath string, r Rule) error { return DefaultTables.AddRule(nsPath, r) }
 
-// DeleteRule removes every rule of r's lab, family and name; the jump and
-// the chain go too once the chain holds nothing else.
+// DeleteRule removes every rule of r's lab, family and name, at every
+// hook (only those three fields of r are read); a lab chain left empty
+// goes too, with its jump.
 func DeleteRule(nsPath string, r Rule) error { return DefaultTables.DeleteRule(nsPath, r) }
 
 // RemoveChain removes everything lab put in the namespace: the jumps, the
@@ -246,10 +247,21 @@ func deleteNamed(h *iptables.IPTables, chain, comment string, keep func(line) bo
 
 func (t Tables) DeleteRule(nsPath string, r Rule) error {
 	err := t.in(nsPath, r.Family, func(h *iptables.IPTables) error {
-		if err := deleteNamed(h, LabChain(r.Lab, r.Chain), r.Comment(), nil); err != nil {
-			return err
+		chains, err := h.ListChains(table)
+		if err != nil {
+			return fmt.Errorf("list chains: %w", err)
 		}
-		return removeIfEmpty(h, r.Lab, r.Chain)
+		for _, hook := range []string{"input", "forward", "output"} {
+			if chain := LabChain(r.Lab, hook); slices.Contains(chains, chain) {
+				if err := deleteNamed(h, chain, r.Comment(), nil); err != nil {
+					return err
+				}
+				if err := removeIfEmpty(h, r.Lab, hook); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("nfqueue rule %s in %s: delete: %w", r.Comment(), nsPath, err)

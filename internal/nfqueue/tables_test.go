@@ -184,7 +184,8 @@ func testTables(t *testing.T, tables Tables, save map[int]string) {
 	if err := tables.DeleteRule(path, ping); err != nil {
 		t.Fatal(err)
 	}
-	if err := tables.DeleteRule(path, web6); err != nil {
+	// Deleting needs only the lab, family and name.
+	if err := tables.DeleteRule(path, Rule{Lab: lab, Name: "web", Family: 6}); err != nil {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff([]Rule{web8080}, observe(), sorted, prefixes); d != "" {

@@ -3,11 +3,14 @@ package service
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/netcompose/netcompose/internal/nsrun"
 	"github.com/netcompose/netcompose/internal/supervisor"
 )
 
@@ -42,7 +45,52 @@ func startCommand(ctx context.Context, cfg Config, env supervisor.Env) (supervis
 	}
 	c.running(p)
 	go c.loop(p)
+	if cfg.Listen != "" {
+		if err := c.awaitListening(ctx); err != nil {
+			c.Stop(context.Background())
+			return nil, fmt.Errorf("%s: %w", cfg.section(), err)
+		}
+	}
 	return c, nil
+}
+
+// listenPoll is how often a command's listen address is tried until its
+// program accepts there.
+const listenPoll = 20 * time.Millisecond
+
+// awaitListening waits until the program accepts TCP connections at its
+// listen address inside the node (0.0.0.0 and :: are tried on loopback),
+// so apply returns a lab whose service answers; it fails when the run
+// ends first or ctx (the supervisor's start timeout) does.
+func (c *command) awaitListening(ctx context.Context) error {
+	ap := netip.MustParseAddrPort(c.cfg.Listen)
+	addr := ap.Addr()
+	if addr.IsUnspecified() {
+		addr = netip.IPv6Loopback()
+		if ap.Addr().Is4() {
+			addr = netip.MustParseAddr("127.0.0.1")
+		}
+	}
+	target := netip.AddrPortFrom(addr, ap.Port()).String()
+	for {
+		var conn net.Conn
+		err := nsrun.Do(c.cfg.Netns, func() error {
+			var derr error
+			conn, derr = net.DialTimeout("tcp", target, time.Second)
+			return derr
+		})
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case <-c.loopDone:
+			return fmt.Errorf("the program ended before it listened on %s", c.cfg.Listen)
+		case <-ctx.Done():
+			return fmt.Errorf("nothing listens on %s after the program started: %w", c.cfg.Listen, ctx.Err())
+		case <-time.After(listenPoll):
+		}
+	}
 }
 
 // running records p as the current run.

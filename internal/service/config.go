@@ -93,6 +93,9 @@ func ConfigFrom(s *compose.Service, nsPath string) Config {
 		return c
 	}
 	c.Command = s.Argv
+	if s.Listen.IsValid() {
+		c.Listen = s.Listen.String()
+	}
 	c.Restart = s.Restart
 	if len(s.Env) > 0 {
 		c.Env = s.Env
@@ -164,6 +167,9 @@ func (c Config) validate() error {
 		}
 		if c.StopSignal != "" && signalNum(c.StopSignal) == 0 {
 			bad("stop_signal %q is not a signal", c.StopSignal)
+		}
+		if ap, err := netip.ParseAddrPort(c.Listen); c.Listen != "" && (err != nil || ap.Port() == 0) {
+			bad("listen %q is not IP:PORT", c.Listen)
 		}
 	case Echo, Broadcast, Bridge, HTTP:
 		if ap, err := netip.ParseAddrPort(c.Listen); err != nil || ap.Port() == 0 {
