@@ -28,6 +28,7 @@ bridges, VXLAN overlays, ARP settings and static neighbours.
 		newValidateCmd(),
 		newConfigCmd(),
 		newGraphCmd(),
+		newInventoryCmd(),
 		newDiffCmd(),
 		newApplyCmd(),
 		newDestroyCmd(),

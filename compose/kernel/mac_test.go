@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 
@@ -32,9 +33,10 @@ vni = 42
 local = 198.51.100.1
 `
 
-// Links are created with their MACs, keep them across applies, and a MAC
-// changed by hand (or in the file) is set back in place: the same
-// ifindex, no replace. Checked with ip -j link.
+// Links get their MACs in one apply, also those of a lab applied before
+// links had fixed MACs; they keep them across applies, and a MAC changed
+// by hand (or in the file) is set back in place: the same ifindex, no
+// replace. Checked with ip -j link.
 func TestLinkMACs(t *testing.T) {
 	requireRoot(t)
 	lab := newLab(t)
@@ -59,7 +61,24 @@ func TestLinkMACs(t *testing.T) {
 			}
 		}
 	}
-	applyFile(t, lab, macLab)
+	// A lab applied before links had fixed MACs: the kernel chose them.
+	// One apply sets them, in place; the next finds nothing to do.
+	var old []compose.Resource
+	for _, r := range lowered(t, macLab) {
+		r.Attrs = maps.Clone(r.Attrs)
+		delete(r.Attrs, "mac")
+		delete(r.Attrs, "a.mac")
+		delete(r.Attrs, "b.mac")
+		old = append(old, r)
+	}
+	if _, err := converge(lab, old, ApplyOptions{}); err != nil {
+		t.Fatalf("apply without MACs: %v", err)
+	}
+	p := applyFile(t, lab, macLab)
+	wantPlan := []string{"update bridge/b/br0", "update veth//a-b", "update veth//p", "update vxlan/b/vx0"}
+	if d := cmp.Diff(wantPlan, planIDs(p)); d != "" {
+		t.Fatalf("plan of a lab applied without MACs (-want +got):\n%s", d)
+	}
 	check("after apply", want)
 
 	// A bridge whose port comes and goes keeps the MAC it was given
@@ -79,8 +98,7 @@ func TestLinkMACs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := compose.Diff(lab, lowered(t, macLab), actual)
-	wantPlan := []string{"update bridge/b/br0", "update veth//a-b", "update veth//p", "update vxlan/b/vx0"}
+	p = compose.Diff(lab, lowered(t, macLab), actual)
 	if d := cmp.Diff(wantPlan, planIDs(p)); d != "" {
 		t.Fatalf("plan after MACs changed by hand (-want +got):\n%s", d)
 	}
@@ -100,4 +118,11 @@ func TestLinkMACs(t *testing.T) {
 	}
 	want[[2]string{"b", "eth0"}] = "02:00:00:00:0b:01"
 	check("after the file changed", want)
+
+	// Created afresh, every link has its MAC from the start.
+	if err := destroy(lab); err != nil {
+		t.Fatal(err)
+	}
+	applyFile(t, lab, changed)
+	check("after a fresh apply", want)
 }

@@ -174,7 +174,8 @@ env = GOOD=1 bad
 workdir = relative/dir
 stop_signal = SIGBOGUS
 stop_timeout = -3s
-listen = 10.0.0.1:80
+listen = 10.0.0.1
+path = /x
 `, []string{
 			`5: [service:c]: command: unterminated double quote`,
 			`6: [service:c]: restart: "sometimes" is not one of always, on-failure, never`,
@@ -182,7 +183,8 @@ listen = 10.0.0.1:80
 			`8: [service:c]: workdir: "relative/dir" is not an absolute path`,
 			`9: [service:c]: stop_signal: "SIGBOGUS" is not one of`,
 			`10: [service:c]: stop_timeout: "-3s" is not a duration`,
-			`11: [service:c]: listen: only for builtin services`,
+			`11: [service:c]: listen: "10.0.0.1" is not IP:PORT`,
+			`12: [service:c]: path: only for builtin services`,
 		}},
 		{"unknown http builtin key", `
 [netns:a]
