@@ -269,7 +269,7 @@ func macAttr(r compose.Resource, key string) (net.HardwareAddr, error) {
 	}
 	hw, err := net.ParseMAC(v)
 	if err != nil {
-		return nil, fmt.Errorf("%s: bad %s %q", r.ID(), key, v)
+		return nil, fmt.Errorf("%s: bad %s %q", compose.Label(r), key, v)
 	}
 	return hw, nil
 }
@@ -324,7 +324,7 @@ func endMTUs(r compose.Resource) ([2]int, error) {
 	for i, v := range []string{a, b} {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			return out, fmt.Errorf("%s: bad mtu %q", r.ID(), r.Attrs["mtu"])
+			return out, fmt.Errorf("%s: bad mtu %q", compose.Label(r), r.Attrs["mtu"])
 		}
 		out[i] = n
 	}
@@ -338,7 +338,7 @@ func mtuAttr(r compose.Resource) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s: bad mtu %q", r.ID(), v)
+		return 0, fmt.Errorf("%s: bad mtu %q", compose.Label(r), v)
 	}
 	return n, nil
 }
