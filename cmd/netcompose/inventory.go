@@ -67,7 +67,7 @@ ansible-playbook -i yours -i hosts.yml merges the two.`,
 			}
 			inv, err := lab.Inventory(opts)
 			if err != nil {
-				return fmt.Errorf("inventory: %w", err)
+				return err
 			}
 			return write(cmd.OutOrStdout(), inv)
 		},
@@ -129,11 +129,11 @@ func hostVars(h compose.InventoryHost) [][2]string {
 	return append(vars, [2]string{varHost, h.LabHost})
 }
 
-// str is s as a YAML string that Ansible's PyYAML reads back as that
+// yamlString is s as a YAML string that Ansible's PyYAML reads back as that
 // string. PyYAML speaks YAML 1.1, where on, no and y are booleans and
 // 1:20 a number, so anything but a plain name, path or IPv4 address is
 // double-quoted.
-func str(s string) *yaml.Node {
+func yamlString(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
 	plain := yamlPlain.MatchString(s) && !slices.Contains(yaml11Words, strings.ToLower(s))
 	if a, err := netip.ParseAddr(s); err == nil && a.Is4() {
@@ -156,19 +156,19 @@ func writeInventoryYAML(w io.Writer, inv *compose.Inventory) error {
 	for _, h := range inv.Hosts {
 		vars := mapping()
 		for _, v := range hostVars(h) {
-			vars.Content = append(vars.Content, str(v[0]), str(v[1]))
+			vars.Content = append(vars.Content, yamlString(v[0]), yamlString(v[1]))
 		}
-		hosts.Content = append(hosts.Content, str(h.Name), vars)
+		hosts.Content = append(hosts.Content, yamlString(h.Name), vars)
 	}
-	vars := mapping(str(varLab), str(inv.Lab), str(varLabFile), str(inv.LabFile))
+	vars := mapping(yamlString(varLab), yamlString(inv.Lab), yamlString(varLabFile), yamlString(inv.LabFile))
 	if len(inv.Set) > 0 {
 		set := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, s := range inv.Set {
-			set.Content = append(set.Content, str(s))
+			set.Content = append(set.Content, yamlString(s))
 		}
-		vars.Content = append(vars.Content, str(varSet), set)
+		vars.Content = append(vars.Content, yamlString(varSet), set)
 	}
-	top := mapping(str(inventoryGroup), mapping(str("hosts"), hosts, str("vars"), vars))
+	top := mapping(yamlString(inventoryGroup), mapping(yamlString("hosts"), hosts, yamlString("vars"), vars))
 	if _, err := io.WriteString(w, inventoryHeader(inv)); err != nil {
 		return err
 	}
