@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,6 +108,14 @@ func (d *pictureData) group(n *Node) pictureGroup {
 			if b.STP {
 				lines = append(lines, "stp on")
 			}
+			if b.VLANFiltering {
+				lines = append(lines, "vlan filtering")
+			}
+			for _, pg := range l.PortGroups {
+				if pg.Bridge == b.Name {
+					lines = append(lines, pg.summary())
+				}
+			}
 			g.items = append(g.items, pictureItem{id: itemID(l, n.Name, b.Ifname), lines: lines, shape: "hexagon"})
 		}
 	}
@@ -115,6 +124,14 @@ func (d *pictureData) group(n *Node) pictureGroup {
 			lines := append([]string{x.Ifname + " (vxlan)", "VNI " + strconv.Itoa(x.VNI)}, d.ifaceLines(n.Name, x.Ifname)...)
 			g.items = append(g.items, pictureItem{id: itemID(l, n.Name, x.Ifname), lines: lines, shape: "ellipse"})
 		}
+	}
+	for _, x := range n.VLANs {
+		title := fmt.Sprintf("%s (vlan %d)", x.Ifname, x.ID)
+		if x.Protocol == Proto8021AD {
+			title = fmt.Sprintf("%s (802.1ad %d)", x.Ifname, x.ID)
+		}
+		lines := append([]string{title}, d.ifaceLines(n.Name, x.Ifname)...)
+		g.items = append(g.items, pictureItem{id: itemID(l, n.Name, x.Ifname), lines: lines, shape: "port"})
 	}
 	for _, ifname := range d.plainIfaces(n.Name) {
 		lines := append([]string{ifname}, d.ifaceLines(n.Name, ifname)...)
@@ -279,6 +296,22 @@ func (d *pictureData) portLinks() []pictureLink {
 	for _, x := range l.Vxlans {
 		if b := l.bridge(x.Netns, x.Bridge); b != nil && !slices.Contains(b.Ports, x.Ifname) {
 			out = append(out, pictureLink{from: itemID(l, x.Netns, x.Ifname), to: itemID(l, x.Netns, b.Ifname)})
+		}
+	}
+	for _, g := range l.PortGroups {
+		b := l.bridgeNamed(g.Bridge)
+		if b == nil {
+			continue
+		}
+		for _, p := range g.Ports {
+			if p != b.Ifname && !l.enslavedElsewhere(b, p) {
+				out = append(out, pictureLink{from: itemID(l, b.Netns, p), to: itemID(l, b.Netns, b.Ifname)})
+			}
+		}
+	}
+	for _, n := range l.Nodes {
+		for _, x := range n.VLANs {
+			out = append(out, pictureLink{from: itemID(l, n.Name, x.Ifname), to: itemID(l, n.Name, x.Parent), dashed: true})
 		}
 	}
 	return out

@@ -144,6 +144,10 @@ func (l *Lab) ForHost(host string) (*Lab, error) {
 		return nil, err
 	}
 	s.Vxlans = append(vx, tv...)
+	s.PortGroups = placed(l.PortGroups, func(g *PortGroup) bool {
+		b := l.bridgeNamed(g.Bridge)
+		return b != nil && here(b.Netns)
+	})
 	s.ARPs = placed(l.ARPs, func(a *ARP) bool { return here(a.Netns) })
 	s.NFQueues = placed(l.NFQueues, func(q *NFQueue) bool { return here(q.Netns) })
 	s.Filters, s.Pipelines = l.Filters, l.Pipelines
@@ -208,6 +212,9 @@ func (l *Lab) tunnelsOn(host string, me *Host, tunnels []Tunnel) ([]*Vxlan, erro
 			Port:     4789,
 			Learning: true,
 			MTU:      mtu,
+			// The link's impairment goes with its end: netem on the
+			// tunnel device, as it would be on the veth end.
+			Impair: t.Link.Impair,
 		})
 	}
 	return out, nil

@@ -27,6 +27,10 @@ type KindInfo struct {
 	// lowering derives when the file says nothing (a link's MAC), noise
 	// on every create. A change's line still shows them.
 	Quiet []string
+	// Defaults maps attributes to the value that says nothing on a
+	// create's line, where it would be noise (a vxlan's ttl 0, a bridge
+	// without vlan_filtering, a port flag as the kernel sets it).
+	Defaults map[string]string
 	// Label names the resource after its kind and node; nil uses Name.
 	Label func(r Resource) []string
 	// Held is set for what a process of the lab holds (a queue consumer,
@@ -42,7 +46,8 @@ type KindInfo struct {
 
 // kindTable lists every kind in creation order; deletes run in reverse.
 var kindTable = []*KindInfo{
-	netnsKind, vethKind, bridgeKind, vxlanKind, masterKind,
+	netnsKind, vethKind, bridgeKind, vxlanKind, vlanKind, masterKind, qdiscKind,
+	brvlanKind, brportKind, brfdbKind, mirrorKind,
 	addrKind, sysctlKind, routeKind, ruleKind, neighKind, fdbKind,
 	iptablesKind, nfqueueKind, serviceKind,
 }

@@ -21,20 +21,22 @@ var vethKind = &KindInfo{
 }
 
 var bridgeKind = &KindInfo{
-	Kind:   KindBridge,
-	Quiet:  []string{"mac"},
-	Ifname: nameIsIfname,
-	Ends:   func(r Resource) []End { return []End{{r.Node, r.Name}} },
-	Up:     upAttr,
+	Kind:     KindBridge,
+	Quiet:    []string{"mac"},
+	Defaults: map[string]string{"vlan_filtering": "off"},
+	Ifname:   nameIsIfname,
+	Ends:     func(r Resource) []End { return []End{{r.Node, r.Name}} },
+	Up:       upAttr,
 }
 
 var vxlanKind = &KindInfo{
-	Kind:    KindVxlan,
-	Replace: []string{"vni", "local", "port", "group", "underlay", "underlay.netns", "learning", "ttl", "tos"},
-	Quiet:   []string{"mac"},
-	Ifname:  nameIsIfname,
-	Ends:    func(r Resource) []End { return []End{{r.Node, r.Name}} },
-	Up:      upAttr,
+	Kind:     KindVxlan,
+	Replace:  []string{"vni", "local", "port", "group", "underlay", "underlay.netns", "learning", "ttl", "tos"},
+	Quiet:    []string{"mac"},
+	Defaults: map[string]string{"ttl": "0", "tos": "0"},
+	Ifname:   nameIsIfname,
+	Ends:     func(r Resource) []End { return []End{{r.Node, r.Name}} },
+	Up:       upAttr,
 	// The kernel deletes a vxlan device with its underlay link, from
 	// whichever namespace the device sits in.
 	TakenWith: func(r Resource, nodes map[string]bool, ends map[End]bool) bool {

@@ -17,18 +17,19 @@ type Lab struct {
 	Name string // [DEFAULT] lab, else the file name's stem
 	Path string // the file it was built from
 
-	Nodes     []*Node
-	Veths     []*Veth
-	Bridges   []*Bridge
-	Vxlans    []*Vxlan
-	ARPs      []*ARP
-	NFQueues  []*NFQueue
-	Filters   []*Filter
-	Pipelines []*Pipeline
-	Services  []*Service
-	Kmods     []*Kmod
-	Checks    []*Check
-	Hosts     []*Host
+	Nodes      []*Node
+	Veths      []*Veth
+	Bridges    []*Bridge
+	Vxlans     []*Vxlan
+	PortGroups []*PortGroup
+	ARPs       []*ARP
+	NFQueues   []*NFQueue
+	Filters    []*Filter
+	Pipelines  []*Pipeline
+	Services   []*Service
+	Kmods      []*Kmod
+	Checks     []*Check
+	Hosts      []*Host
 
 	byName map[string]*Node // index of Nodes, built by Build
 	metas  []Meta           // every section read, in file order
@@ -71,18 +72,19 @@ func buildLoaded(f *loader.File, loadErr error) (*Lab, error) {
 // sectionTypes reads a section of each type into the lab and returns its
 // Meta: one row per section type.
 var sectionTypes = map[string]func(l *Lab, r *reader) Meta{
-	"netns":    func(l *Lab, r *reader) Meta { return add(&l.Nodes, readNode(r)).Meta },
-	"veth":     func(l *Lab, r *reader) Meta { return add(&l.Veths, readVeth(r)).Meta },
-	"bridge":   func(l *Lab, r *reader) Meta { return add(&l.Bridges, readBridge(r)).Meta },
-	"vxlan":    func(l *Lab, r *reader) Meta { return add(&l.Vxlans, readVxlan(r)).Meta },
-	"arp":      func(l *Lab, r *reader) Meta { return add(&l.ARPs, readARP(r)).Meta },
-	"nfqueue":  func(l *Lab, r *reader) Meta { return add(&l.NFQueues, readNFQueue(r)).Meta },
-	"filter":   func(l *Lab, r *reader) Meta { return add(&l.Filters, readFilter(r)).Meta },
-	"pipeline": func(l *Lab, r *reader) Meta { return add(&l.Pipelines, readPipeline(r)).Meta },
-	"service":  func(l *Lab, r *reader) Meta { return add(&l.Services, readService(r)).Meta },
-	"kmod":     func(l *Lab, r *reader) Meta { return add(&l.Kmods, readKmod(r)).Meta },
-	"check":    func(l *Lab, r *reader) Meta { return add(&l.Checks, readCheck(r)).Meta },
-	"host":     func(l *Lab, r *reader) Meta { return add(&l.Hosts, readHost(r)).Meta },
+	"netns":     func(l *Lab, r *reader) Meta { return add(&l.Nodes, readNode(r)).Meta },
+	"veth":      func(l *Lab, r *reader) Meta { return add(&l.Veths, readVeth(r)).Meta },
+	"bridge":    func(l *Lab, r *reader) Meta { return add(&l.Bridges, readBridge(r)).Meta },
+	"vxlan":     func(l *Lab, r *reader) Meta { return add(&l.Vxlans, readVxlan(r)).Meta },
+	"portgroup": func(l *Lab, r *reader) Meta { return add(&l.PortGroups, readPortGroup(r)).Meta },
+	"arp":       func(l *Lab, r *reader) Meta { return add(&l.ARPs, readARP(r)).Meta },
+	"nfqueue":   func(l *Lab, r *reader) Meta { return add(&l.NFQueues, readNFQueue(r)).Meta },
+	"filter":    func(l *Lab, r *reader) Meta { return add(&l.Filters, readFilter(r)).Meta },
+	"pipeline":  func(l *Lab, r *reader) Meta { return add(&l.Pipelines, readPipeline(r)).Meta },
+	"service":   func(l *Lab, r *reader) Meta { return add(&l.Services, readService(r)).Meta },
+	"kmod":      func(l *Lab, r *reader) Meta { return add(&l.Kmods, readKmod(r)).Meta },
+	"check":     func(l *Lab, r *reader) Meta { return add(&l.Checks, readCheck(r)).Meta },
+	"host":      func(l *Lab, r *reader) Meta { return add(&l.Hosts, readHost(r)).Meta },
 }
 
 // add appends x to *list and returns it.

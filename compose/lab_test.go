@@ -245,7 +245,7 @@ neighbors = 10.0.0.9 02:AA:00:00:00:01 dev eth0
 			"b.node": "r2", "b.ifname": "eth0", "b.up": "true", "b.mac": DerivedMAC("t", "r2", "eth0"), "mtu": "9000"}},
 		{Kind: KindVeth, Name: "up", Attrs: m{"a.node": "r1", "a.ifname": "eth1", "a.up": "true", "a.mac": DerivedMAC("t", "r1", "eth1"),
 			"b.node": "sw", "b.ifname": "up", "b.up": "true", "b.mac": DerivedMAC("t", "sw", "up"), "mtu": "1500"}},
-		{Kind: KindBridge, Node: "sw", Name: "br0", Attrs: m{"mtu": "1500", "stp": "on", "up": "true", "mac": "02:00:00:00:0b:00"}},
+		{Kind: KindBridge, Node: "sw", Name: "br0", Attrs: m{"mtu": "1500", "stp": "on", "up": "true", "mac": "02:00:00:00:0b:00", "vlan_filtering": "off"}},
 		{Kind: KindVxlan, Node: "sw", Name: "vx", Attrs: m{"vni": "7", "local": "192.0.2.1", "port": "4789", "learning": "on", "ttl": "0", "tos": "0", "mtu": "1450", "remote": "", "group": "", "underlay": "", "underlay.netns": "", "up": "true",
 			"mac": DerivedMAC("t", "sw", "vx")}},
 		{Kind: KindMaster, Node: "sw", Name: "up", Attrs: m{"bridge": "br0"}},

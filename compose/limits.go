@@ -43,6 +43,11 @@ func (v *validator) checkLengths() {
 	for _, x := range v.lab.Vxlans {
 		mark(x.Meta, KindVxlan, x.Ifname)
 	}
+	for _, n := range v.lab.Nodes {
+		for _, x := range n.VLANs {
+			mark(n.Meta, KindVlan, x.Ifname)
+		}
+	}
 	if (len(v.lab.NFQueues) > 0 || len(v.lab.Services) > 0) && len(key) > maxSocketKey {
 		var m Meta
 		if len(v.lab.NFQueues) > 0 {

@@ -10,6 +10,9 @@ type Veth struct {
 	Name string
 	A, B End // endpoints = NODE:IF NODE:IF
 	MTU  int // mtu, default 1500
+	// Impair is the delay, loss, ... keys: what netem does to the
+	// packets each end sends.
+	Impair *Impairment
 }
 
 // Bridge is a [bridge:NAME] section: a Linux bridge inside a node.
@@ -23,6 +26,9 @@ type Bridge struct {
 	STP       bool   // stp = on|off, default off
 	MTU       int    // mtu, default 1500
 	MAC       string // mac; "" for the node's mac.IF or DerivedMAC
+	// VLANFiltering (vlan_filtering = on|off, default off) makes the
+	// bridge VLAN-aware: each port carries only its port group's VLANs.
+	VLANFiltering bool
 }
 
 // Vxlan is a [vxlan:NAME] section: a VXLAN device inside a node.
@@ -40,10 +46,11 @@ type Vxlan struct {
 	Learning  bool       // learning, default on
 	Bridge    string     // bridge = IFNAME: enslave to that bridge
 	Addresses []netip.Prefix
-	MTU       int    // mtu; 0: underlay MTU - 50, or 1450 when unknown
-	TTL       int    // ttl; 0 is the kernel default (inherit)
-	TOS       int    // tos; 0 is the kernel default
-	MAC       string // mac; "" for the node's mac.IF or DerivedMAC
+	MTU       int         // mtu; 0: underlay MTU - 50, or 1450 when unknown
+	TTL       int         // ttl; 0 is the kernel default (inherit)
+	TOS       int         // tos; 0 is the kernel default
+	MAC       string      // mac; "" for the node's mac.IF or DerivedMAC
+	Impair    *Impairment // delay, loss, ...: netem on the device
 }
 
 func readVeth(r *reader) *Veth {
@@ -66,6 +73,7 @@ func readVeth(r *reader) *Veth {
 		}
 	}
 	v.MTU = r.integer("mtu", 68, 65535, 1500)
+	v.Impair = readImpairment(r)
 	v.Meta = r.meta
 	return v
 }
@@ -89,6 +97,7 @@ func readBridge(r *reader) *Bridge {
 	}
 	b.Addresses = prefixes(r, "address", r.strList("address"))
 	b.STP = r.boolean("stp", false)
+	b.VLANFiltering = r.boolean("vlan_filtering", false)
 	b.MTU = r.integer("mtu", 68, 65535, 1500)
 	b.MAC = readOwnMAC(r)
 	b.Meta = r.meta
@@ -143,6 +152,7 @@ func readVxlan(r *reader) *Vxlan {
 	x.TTL = r.integer("ttl", 0, 255, 0)
 	x.TOS = r.integer("tos", 0, 255, 0)
 	x.MAC = readOwnMAC(r)
+	x.Impair = readImpairment(r)
 	x.Meta = r.meta
 	return x
 }

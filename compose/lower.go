@@ -2,6 +2,7 @@ package compose
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 )
 
@@ -136,7 +137,7 @@ func (l *Lab) Resources() []Resource {
 	}
 	for _, b := range l.Bridges {
 		add(KindBridge, b.Netns, b.Ifname, map[string]string{"mtu": strconv.Itoa(b.MTU), "stp": onOff(b.STP), "up": "true",
-			"mac": l.MAC(b.Netns, b.Ifname)})
+			"mac": l.MAC(b.Netns, b.Ifname), "vlan_filtering": onOff(b.VLANFiltering)})
 		for _, p := range b.Ports {
 			add(KindMaster, b.Netns, p, map[string]string{"bridge": b.Ifname})
 		}
@@ -156,6 +157,19 @@ func (l *Lab) Resources() []Resource {
 			}
 		}
 	}
+	// What netem does to the packets an interface sends: one root qdisc
+	// per impaired interface (impair.go).
+	ims, _ := l.impairments()
+	for e, im := range ims {
+		add(KindQdisc, e.Node, e.Ifname, im.Attrs())
+	}
+	for _, n := range l.Nodes {
+		for _, x := range n.VLANs {
+			add(KindVlan, n.Name, x.Ifname, map[string]string{"link": x.Parent, "id": strconv.Itoa(x.ID),
+				"protocol": x.Protocol, "up": "true", "mac": l.MAC(n.Name, x.Ifname)})
+		}
+	}
+	l.portResources(add)
 	sys, _ := l.sysctls()
 	for node, m := range sys {
 		for name, s := range m {
@@ -272,7 +286,8 @@ func (x *Vxlan) attrs(addrs map[string][]Address, ifaces map[End]iface) map[stri
 }
 
 // Features lists the kernel features the lab needs, for the preflight
-// (kmod.Check): netns, veth, bridge, vxlan, nfqueue, iptables.
+// (kmod.Check): netns, veth, bridge, vxlan, nfqueue, iptables, netem,
+// and what VLANs and port groups need (switchFeatures).
 func (l *Lab) Features() []string {
 	var fs []string
 	if len(l.Nodes) > 0 {
@@ -289,6 +304,35 @@ func (l *Lab) Features() []string {
 	}
 	if len(l.NFQueues) > 0 {
 		fs = append(fs, "nfqueue", "iptables")
+	}
+	if ims, _ := l.impairments(); len(ims) > 0 {
+		fs = append(fs, "netem")
+	}
+	return append(fs, l.switchFeatures()...)
+}
+
+// switchFeatures lists what VLANs and port groups need beyond a bridge:
+// VLAN sub-interfaces (vlan), VLAN-aware bridges (bridge_vlan), the port
+// flags newer than the bridge itself, and tc mirroring.
+func (l *Lab) switchFeatures() []string {
+	var fs []string
+	need := func(f string, yes bool) {
+		if yes && !slices.Contains(fs, f) {
+			fs = append(fs, f)
+		}
+	}
+	for _, n := range l.Nodes {
+		need("vlan", len(n.VLANs) > 0)
+	}
+	for _, b := range l.Bridges {
+		need("bridge_vlan", b.VLANFiltering)
+	}
+	for _, g := range l.PortGroups {
+		need("bridge_isolated", g.Isolated)
+		need("bridge_locked", g.Locked)
+		need("bridge_neigh_suppress", g.NeighSuppress)
+		need("tc_mirred", g.Mirror != "")
+		need("tbf", g.Shaping != nil)
 	}
 	return fs
 }

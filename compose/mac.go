@@ -31,7 +31,7 @@ func DerivedMAC(lab, node, ifname string) string {
 
 // MAC is the hardware address interface ifname of node gets: its
 // node's mac.IF, else the mac key of the bridge or vxlan device it is,
-// else DerivedMAC. It is "" for an interface the lab does not create
+// else its parent's for a VLAN sub-interface, else DerivedMAC. It is "" for an interface the lab does not create
 // (lo).
 func (l *Lab) MAC(node, ifname string) string {
 	if n, ok := l.Node(node); ok {
@@ -53,6 +53,10 @@ func (l *Lab) MAC(node, ifname string) string {
 	}
 	if ifname == "lo" {
 		return ""
+	}
+	// A VLAN sub-interface has its parent's MAC, as the kernel gives it.
+	if x, ok := l.vlanOf(node, ifname); ok {
+		return l.MAC(node, x.Parent)
 	}
 	return DerivedMAC(l.Name, node, ifname)
 }

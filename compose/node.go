@@ -15,11 +15,15 @@ type Node struct {
 	Sysctls    []Sysctl  // sysctl.<net.dotted.name> = V
 	Addresses  []Address // address.<ifname> = CIDR...
 	MACs       []MAC     // mac.<ifname> = MAC
+	VLANs      []VLAN    // vlan = PARENT.VID... (802.1Q), svlan = PARENT.VID... (802.1ad)
 	Routes     []Route   // route = DEST [via GW] [dev IF], one per line
 	Rules      []Rule    // rule = [SELECTORS] ACTION, one per line
 	Forwarding *bool     // forwarding = on|off; nil leaves the kernel default
 	IPv6       *bool     // ipv6 = on|off; nil leaves the kernel default (on)
 	Host       string    // host = HOSTNAME: placement in a multi-host lab
+	// Impairs is the delay.IF, loss.IF, ... keys: what netem does to the
+	// packets interface IF sends.
+	Impairs map[string]*Impairment
 }
 
 // Sysctl is one net.* sysctl inside a node, value as the kernel prints it.
@@ -66,6 +70,8 @@ func readNode(r *reader) *Node {
 		}
 	}
 	n.MACs = readMACs(r)
+	n.Impairs = readNodeImpairments(r)
+	n.VLANs = readVLANs(r)
 	for _, e := range r.lines("route") {
 		rt, err := parseRoute(e.words)
 		if err != nil {

@@ -16,7 +16,12 @@ const (
 	KindVeth   Kind = "veth"   // a veth pair; lab-level, spans two nodes
 	KindBridge Kind = "bridge" // a bridge device in a node
 	KindVxlan  Kind = "vxlan"  // a vxlan device in a node
+	KindVlan   Kind = "vlan"   // an 802.1Q (or 802.1ad) sub-interface in a node
 	KindMaster Kind = "master" // an interface enslaved to a bridge
+	KindBrVlan Kind = "brvlan" // the VLANs a bridge port (or the bridge itself) carries
+	KindBrPort Kind = "brport" // a bridge port's flags (isolated, learning, flood, locked, neigh_suppress)
+	KindBrFDB  Kind = "brfdb"  // a static FDB entry on a bridge port (a locked port's allowed MAC)
+	KindMirror Kind = "mirror" // a tc filter copying a bridge port's traffic to a monitor interface
 	KindAddr   Kind = "addr"   // an address on an interface
 	KindSysctl Kind = "sysctl" // a net.* sysctl inside a node
 	KindRoute  Kind = "route"  // a route in a node's main table
@@ -43,7 +48,12 @@ const (
 //	veth    Node=""    Name=veth section name; Attrs a.node a.ifname b.node b.ifname mtu a.up b.up a.mac b.mac
 //	bridge  Node=node  Name=ifname;            Attrs mtu stp up mac
 //	vxlan   Node=node  Name=ifname;            Attrs vni local remote port group underlay underlay.netns learning ttl tos mtu up mac
+//	vlan    Node=node  Name=ifname;            Attrs link id protocol up mac
 //	master  Node=node  Name=ifname;            Attrs bridge
+//	brvlan  Node=node  Name=port ifname (or the bridge's own); Attrs bridge pvid untagged tagged
+//	brport  Node=node  Name=port ifname;       Attrs isolated learning flood locked neigh_suppress
+//	brfdb   Node=node  Name=port/MAC[/VID]
+//	mirror  Node=node  Name=port/ingress or port/egress; Attrs to
 //	addr    Node=node  Name=ifname/CIDR
 //	sysctl  Node=node  Name=dotted key;        Attrs value
 //	route   Node=node  Name=destination CIDR (0.0.0.0/0 for default); Attrs via dev

@@ -65,16 +65,23 @@ type Check struct {
 	Count     int    // icmp: echo requests, default 3
 	MaxLoss   int    // icmp: percent of lost echoes tolerated, default 0
 	Timeout   time.Duration
-	Interface string   // interface of from to send on (arp)
-	Answer    []string // arp: NODE or NODE:IF...: the MACs that must answer, and no others
-	Path      string   // websocket, http: path, default "/"
-	TTL       int      // icmp: the TTL replies must arrive with, 0 = any
-	Send      string   // websocket: the message to send, default a random token
-	Reply     string   // websocket: expect_reply, default the echo of Send
-	Origin    string   // websocket: the Origin header of the handshake, default none
-	ReplyFrom string   // websocket: the node whose own client must receive Send (a broadcast room)
-	Status    int      // http: the status to expect, default 200
-	Body      string   // http: a substring the body must contain
+	Interface string        // interface of from to send on (arp)
+	Answer    []string      // arp: NODE or NODE:IF...: the MACs that must answer, and no others
+	Path      string        // websocket, http: path, default "/"
+	TTL       int           // icmp: the TTL replies must arrive with, 0 = any
+	MinRTT    time.Duration // icmp: min_rtt, the fastest reply's round trip at least this; 0 = any
+	MaxRTT    time.Duration // icmp: max_rtt, the slowest reply's round trip at most this; 0 = any
+	Send      string        // websocket: the message to send, default a random token
+	Reply     string        // websocket: expect_reply, default the echo of Send
+	Origin    string        // websocket: the Origin header of the handshake, default none
+	ReplyFrom string        // websocket: the node whose own client must receive Send (a broadcast room)
+	Status    int           // http: the status to expect, default 200
+	Body      string        // http: a substring the body must contain
+	// Capture (icmp) is an interface that watches while the echoes go;
+	// Captured says whether it must see the echo requests (default) or
+	// must not.
+	Capture  End
+	Captured bool
 }
 
 // Host is a [host:NAME] section: a machine of a multi-host lab.
@@ -390,8 +397,39 @@ func readCheck(r *reader) *Check {
 	if c.TTL != 0 && c.Protocol != "icmp" {
 		r.errorf("ttl", "ttl: only for protocol = icmp")
 	}
+	readRTTBounds(r, c)
+	readCapture(r, c)
 	c.Meta = r.meta
 	return c
+}
+
+// readRTTBounds reads min_rtt and max_rtt, the bounds of an icmp check's
+// round trips: what proves a link's delay.
+func readRTTBounds(r *reader, c *Check) {
+	bound := func(key string) time.Duration {
+		v, ok := r.lookup(key)
+		if !ok || v == "" {
+			return 0
+		}
+		if c.Protocol != "icmp" {
+			r.errorf(key, "%s: only for protocol = icmp", key)
+			return 0
+		}
+		us, err := ParseMicros(v, time.Hour)
+		if err != nil {
+			r.errorf(key, "%s: %v", key, err)
+			return 0
+		}
+		d := time.Duration(us) * time.Microsecond
+		if d >= c.Timeout {
+			r.errorf(key, "%s: %s is not below timeout %s: no reply that slow is waited for", key, d, c.Timeout)
+		}
+		return d
+	}
+	c.MinRTT, c.MaxRTT = bound("min_rtt"), bound("max_rtt")
+	if c.MinRTT > 0 && c.MaxRTT > 0 && c.MinRTT > c.MaxRTT {
+		r.errorf("max_rtt", "max_rtt: %s is below min_rtt %s", c.MaxRTT, c.MinRTT)
+	}
 }
 
 // readWebCheck reads the keys of websocket and http checks.

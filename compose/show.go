@@ -111,9 +111,12 @@ func attrText(r *Resource) string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Attrs)) {
 		// Unset attributes (an on-link route's via, a vxlan without a
-		// group) and the default ttl/tos of 0 say nothing on a create.
-		if _, up := upEnd(*r, k); skip[k] || up && r.Attrs[k] == "true" || r.Attrs[k] == "" || slices.Contains(r.Kind.Info().Quiet, k) ||
-			r.Kind == KindVxlan && (k == "ttl" || k == "tos") && r.Attrs[k] == "0" {
+		// group) and the kind's Defaults say nothing on a create.
+		info := r.Kind.Info()
+		if def, ok := info.Defaults[k]; ok && r.Attrs[k] == def {
+			continue
+		}
+		if _, up := upEnd(*r, k); skip[k] || up && r.Attrs[k] == "true" || r.Attrs[k] == "" || slices.Contains(info.Quiet, k) {
 			continue
 		}
 		s = append(s, k+"="+r.Attrs[k])

@@ -34,6 +34,11 @@ func (l *Lab) interfaces() map[End]iface {
 	for _, x := range l.Vxlans {
 		m[End{x.Netns, x.Ifname}] = iface{"vxlan", x.Meta, x.MTU}
 	}
+	for _, n := range l.Nodes {
+		for _, x := range n.VLANs {
+			m[End{n.Name, x.Ifname}] = iface{kind: "vlan", owner: n.Meta}
+		}
+	}
 	return m
 }
 
@@ -114,6 +119,7 @@ func (l *Lab) validate() error {
 		v.node(x.Meta, "endpoints", x.B.Node)
 	}
 	v.checkBridges()
+	v.checkPortGroups()
 	for _, x := range l.Vxlans {
 		v.checkVxlan(x)
 	}
@@ -141,6 +147,8 @@ func (l *Lab) validate() error {
 	v.checkCycles()
 	v.checkLengths()
 	_, errs := l.sysctls()
+	v.errs = append(v.errs, errs...)
+	_, errs = l.impairments()
 	v.errs = append(v.errs, errs...)
 	return errors.Join(v.errs...)
 }
@@ -176,6 +184,15 @@ func (v *validator) uniqueInterfaces() {
 	for _, x := range v.lab.Vxlans {
 		add(End{x.Netns, x.Ifname}, iface{"vxlan", x.Meta, x.MTU}, "ifname")
 	}
+	for _, n := range v.lab.Nodes {
+		for _, x := range n.VLANs {
+			key := "vlan"
+			if x.Protocol == Proto8021AD {
+				key = "svlan"
+			}
+			add(End{n.Name, x.Ifname}, iface{kind: "vlan", owner: n.Meta}, key)
+		}
+	}
 }
 
 func (v *validator) checkNode(n *Node) {
@@ -204,7 +221,9 @@ func (v *validator) checkNode(n *Node) {
 		dests[r.Dest] = true
 	}
 	v.checkRules(n)
+	v.checkVLANs(n)
 	v.checkMACs(n)
+	v.checkImpairments(n)
 	v.checkIPv6Off(n)
 	if n.Host != "" && !slices.ContainsFunc(v.lab.Hosts, func(h *Host) bool { return h.Name == n.Host }) {
 		v.errorf(n.Meta, "host", "host: no [host:%s] in this lab", n.Host)
@@ -297,6 +316,31 @@ func (v *validator) checkBridges() {
 		}
 		enslave(x.Meta, "bridge", End{x.Netns, x.Ifname})
 	}
+	for _, g := range v.lab.PortGroups {
+		b := v.lab.bridgeNamed(g.Bridge)
+		if b == nil {
+			continue // reported by checkPortGroups
+		}
+		if _, ok := v.lab.Node(b.Netns); !ok {
+			continue // reported at the bridge
+		}
+		for _, p := range g.Ports {
+			if p == b.Ifname || !v.iface(g.Meta, "ports", b.Netns, p) {
+				continue
+			}
+			switch v.ifaces[End{b.Netns, p}].kind {
+			case "bridge":
+				v.errorf(g.Meta, "ports", "ports: %s is a bridge, and the kernel does not put a bridge in a bridge", p)
+				continue
+			case "lo":
+				v.errorf(g.Meta, "ports", "ports: lo cannot be a bridge port")
+				continue
+			}
+			if !v.lab.enslavedElsewhere(b, p) {
+				enslave(g.Meta, "ports", End{b.Netns, p})
+			}
+		}
+	}
 }
 
 func (l *Lab) bridge(node, ifname string) *Bridge {
@@ -365,6 +409,7 @@ func (v *validator) checkPackets() {
 }
 
 func (v *validator) checkCheck(c *Check) {
+	v.checkCapture(c)
 	if v.node(c.Meta, "from", c.From) && c.Interface != "" {
 		v.iface(c.Meta, "interface", c.From, c.Interface)
 	}

@@ -18,6 +18,9 @@ type Need struct {
 	Config string // the Kconfig option, "CONFIG_VETH"
 	Module string // the module it builds, "veth"; "" when it cannot be a module
 	Probe  string // the probe that shows it works (a key of the prober), "" for none
+	// What names a piece that is neither an option nor a module (a
+	// kernel version's feature), for messages.
+	What string
 }
 
 // Feature is something netcompose needs from the kernel, by name.
@@ -55,6 +58,29 @@ var Features = map[string]Feature{
 		Needs: []Need{{Config: "CONFIG_SYSCTL", Probe: "sysctl"}}},
 	"ipv6": {Name: "ipv6", Why: "IPv6 addresses and routes",
 		Needs: []Need{{Config: "CONFIG_IPV6", Module: "ipv6", Probe: "ipv6"}}},
+	"netem": {Name: "netem", Why: "link impairments (delay, loss, rate, ...) as tc netem qdiscs",
+		Needs: []Need{{Config: "CONFIG_NET_SCH_NETEM", Module: "sch_netem", Probe: "netem"}}},
+	"tbf": {Name: "tbf", Why: "traffic shaping as tc tbf qdiscs",
+		Needs: []Need{{Config: "CONFIG_NET_SCH_TBF", Module: "sch_tbf", Probe: "tbf"}}},
+	// A VLAN-aware bridge and VLAN sub-interfaces need the 802.1Q code;
+	// port flags newer than the bridge are known by a probe alone (no
+	// option or module of their own): set on a port and read back.
+	"vlan": {Name: "vlan", Why: "802.1Q/802.1ad VLAN sub-interfaces (eth0.10) in nodes",
+		Needs: []Need{{Config: "CONFIG_VLAN_8021Q", Module: "8021q", Probe: "vlan"}}},
+	"bridge_vlan": {Name: "bridge_vlan", Why: "VLAN-aware bridges: port groups' VLANs (bridge vlan)",
+		Needs: []Need{{Config: "CONFIG_BRIDGE_VLAN_FILTERING", Probe: "bridge_vlan"}}},
+	"bridge_isolated": {Name: "bridge_isolated", Why: "isolated bridge ports (port group isolated = on)",
+		Needs: []Need{{What: "bridge port isolation (Linux 4.18)", Probe: "bridge_isolated"}}},
+	"bridge_locked": {Name: "bridge_locked", Why: "locked bridge ports: only the MACs the lab lists send (port group locked = on)",
+		Needs: []Need{{What: "bridge port locking (Linux 5.18)", Probe: "bridge_locked"}}},
+	"bridge_neigh_suppress": {Name: "bridge_neigh_suppress", Why: "ARP/ND suppression on bridge ports (port group neigh_suppress = on)",
+		Needs: []Need{{What: "bridge neighbour suppression (Linux 4.15)", Probe: "bridge_neigh_suppress"}}},
+	"tc_mirred": {Name: "tc_mirred", Why: "port mirroring: tc clsact, a u32 filter and the mirred action (port group mirror)",
+		Needs: []Need{
+			{Config: "CONFIG_NET_SCH_INGRESS", Module: "sch_ingress", Probe: "clsact"},
+			{Config: "CONFIG_NET_CLS_U32", Module: "cls_u32", Probe: "tc_mirred"},
+			{Config: "CONFIG_NET_ACT_MIRRED", Module: "act_mirred", Probe: "tc_mirred"},
+		}},
 }
 
 // Known returns the known feature names, sorted.

@@ -57,6 +57,13 @@ func Probe(ctx context.Context, name string) error {
 		return exists("/proc/sys/net/ipv4/ip_forward")
 	case "ipv6":
 		return exists("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+	case "netem":
+		return probeQdisc(&netlink.Netem{Limit: 1000})
+	case "tbf":
+		return probeQdisc(&netlink.Tbf{Rate: 125000, Buffer: 200000, Limit: 10000})
+	}
+	if probe, ok := switchProbes[name]; ok {
+		return probe()
 	}
 	return fmt.Errorf("%w %q", ErrUnknownProbe, name)
 }
@@ -97,6 +104,35 @@ func probeLink(l netlink.Link) error {
 			return fmt.Errorf("%s: read back: got a %s link", l.Type(), got.Type())
 		}
 		return h.LinkDel(got)
+	})
+}
+
+// probeQdisc puts q as the root qdisc of a veth in a scratch namespace
+// and reads it back: a kernel without the qdisc refuses its kind
+// ("Specified qdisc kind is unknown").
+func probeQdisc(q netlink.Qdisc) error {
+	return scratch(func(h *netlink.Handle, _ string) error {
+		if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, PeerName: "probe1"}); err != nil {
+			return fmt.Errorf("%s: create a veth to put it on: %w", q.Type(), err)
+		}
+		l, err := h.LinkByName("probe0")
+		if err != nil {
+			return fmt.Errorf("%s: read back the veth: %w", q.Type(), err)
+		}
+		*q.Attrs() = netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Parent: netlink.HANDLE_ROOT}
+		if err := h.QdiscAdd(q); err != nil {
+			return fmt.Errorf("add a %s qdisc: %w", q.Type(), err)
+		}
+		qs, err := h.QdiscList(l)
+		if err != nil {
+			return fmt.Errorf("%s: read back: %w", q.Type(), err)
+		}
+		for _, got := range qs {
+			if got.Attrs().Parent == netlink.HANDLE_ROOT && got.Type() == q.Type() {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: read back: no %s qdisc at the root", q.Type(), q.Type())
 	})
 }
 

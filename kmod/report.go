@@ -142,8 +142,10 @@ func (n Need) String() string {
 		return n.Config + " (" + n.Module + ")"
 	case n.Config != "":
 		return n.Config
+	case n.Module != "":
+		return n.Module
 	}
-	return n.Module
+	return n.What
 }
 
 // MissingError is a feature or module the kernel does not have.
@@ -175,7 +177,7 @@ func pieces(ns []NeedResult) string {
 		p := n.Need.String()
 		if n.Config != "" && n.Module != "" {
 			p = n.Config + " (module " + n.Module + ")"
-		} else if n.Config == "" {
+		} else if n.Config == "" && n.Module != "" {
 			p = "module " + n.Module
 		}
 		out = append(out, p+": "+n.Err.Error())

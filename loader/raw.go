@@ -10,7 +10,7 @@ import (
 // KnownTypes are the section types of language v1, sorted.
 var KnownTypes = []string{
 	"arp", "bridge", "check", "filter", "host", "kmod", "netns",
-	"nfqueue", "pipeline", "service", "veth", "vxlan",
+	"nfqueue", "pipeline", "portgroup", "service", "veth", "vxlan",
 }
 
 func knownType(t string) bool {

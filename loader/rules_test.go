@@ -28,7 +28,7 @@ func TestRules(t *testing.T) {
 			name:  "name after the colon is stripped, type is case-sensitive",
 			files: map[string]string{"lab.ini": "[netns:  a ]\n[Netns:b]\n"},
 			want:  view{"netns:a": {}},
-			errs:  []string{`$DIR/lab.ini:2: [Netns:b]: unknown section type "Netns" (types: arp bridge check filter host kmod netns nfqueue pipeline service veth vxlan)`},
+			errs:  []string{`$DIR/lab.ini:2: [Netns:b]: unknown section type "Netns" (types: arp bridge check filter host kmod netns nfqueue pipeline portgroup service veth vxlan)`},
 		},
 		{
 			name:  "continuation lines join with newlines, trailing empty lines drop",

@@ -216,7 +216,8 @@ func (b *bench) printf(format string, args ...any) {
 func (b *bench) all(ctx context.Context) error {
 	b.printf("# netcompose end to end against the usable floor\n\n")
 	b.printf("%s\n\n", machine())
-	b.printf("Medians of %d runs (N >= 10,000: one run), [min–max]; wall-clock times of whole processes.\n\n", b.opt.repeat)
+	b.printf("Medians of %d runs (N >= 10,000: one run), [min–max]; wall-clock times of whole processes. "+
+		"Ratios: of the medians, and (in brackets) of the minima, the runs least disturbed by other work.\n\n", b.opt.repeat)
 	b.printf("| N | floor ready | `apply` | ratio | no-op re-apply | per node | `destroy` | floor destroy | ratio | max RSS apply / re-apply / destroy |\n")
 	b.printf("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, n := range b.opt.sizes {
@@ -280,7 +281,7 @@ func (b *bench) star(ctx context.Context, n int) error {
 		b.results = map[int]starResult{}
 	}
 	b.results[n] = r
-	b.printf("| %d | %s | %s | %.2f× | %s | %.3f ms | %s | %s | %.2f× | %s / %s / %s |\n", n,
+	b.printf("| %d | %s | %s | %s | %s | %.3f ms | %s | %s | %s | %s / %s / %s |\n", n,
 		cell(r.floorApply), cell(r.apply), ratio(r.apply, r.floorApply), cell(r.reapply), ms(median(r.reapply))/float64(n+1),
 		cell(r.destroy), cell(r.floorDestroy), ratio(r.destroy, r.floorDestroy),
 		mb(maxRSS(r.apply)), mb(maxRSS(r.reapply)), mb(maxRSS(r.destroy)))
@@ -479,7 +480,23 @@ func median(ss []sample) time.Duration {
 	return (d[len(d)/2-1] + d[len(d)/2]) / 2
 }
 
-func ratio(a, b []sample) float64 { return float64(median(a)) / float64(median(b)) }
+// ratio is "median ratio (ratio of the minima)": on a shared machine the
+// minima are the runs least disturbed by others.
+func ratio(a, b []sample) string {
+	r := fmt.Sprintf("%.2f×", float64(median(a))/float64(median(b)))
+	if len(a) > 1 && len(b) > 1 {
+		r += fmt.Sprintf(" (%.2f×)", float64(minimum(a))/float64(minimum(b)))
+	}
+	return r
+}
+
+func minimum(ss []sample) time.Duration {
+	m := ss[0].wall
+	for _, s := range ss {
+		m = min(m, s.wall)
+	}
+	return m
+}
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 

@@ -112,8 +112,9 @@ var labCases = map[string]labCase{
 		broken: "plain-get",
 		reason: []string{"no answer to GET"},
 	},
-	"quickstart.ini":  quickstartCase,
-	"quickstart.yaml": quickstartCase,
+	"vswitch-portgroups.ini": vswitchCase,
+	"quickstart.ini":         quickstartCase,
+	"quickstart.yaml":        quickstartCase,
 	"proxy-arp-firewall.ini": {
 		inspect: func(t *testing.T, lab string) {
 			if !hasRoute(ipJSON(t, lab+"-firewall", "route", "show"), "192.0.2.20", "", "srv") {
@@ -211,6 +212,9 @@ func TestShippedLabs(t *testing.T) {
 
 func testShippedLab(t *testing.T, file, lab string, lc labCase) {
 	path := copyLab(t, file, lab)
+	if missing := missingFeatures(t, path); missing != "" {
+		t.Skipf("kernel lacks what the lab needs: %s", missing)
+	}
 	t.Cleanup(func() {
 		// Only when the test stopped before its own destroy: destroying a
 		// lab that is gone leaves its lock file behind.

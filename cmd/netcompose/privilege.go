@@ -19,6 +19,8 @@ var needsPrivilege = map[string]string{
 	"status":  "reads the lab's network namespaces",
 	"test":    "runs probes inside the lab's network namespaces",
 	"exec":    "runs a command inside a lab's network namespace",
+	"capture": "opens a packet socket inside a lab's network namespace",
+	"import":  "reads network namespaces and makes a throwaway one",
 	"logs":    "reads the lab's logs under /run/netcompose",
 	"watch":   "connects to the lab's supervisor socket (root only)",
 }

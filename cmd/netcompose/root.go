@@ -35,6 +35,8 @@ bridges, VXLAN overlays, ARP settings and static neighbours.
 		newStatusCmd(),
 		newListCmd(),
 		newExecCmd(),
+		newCaptureCmd(),
+		newImportCmd(),
 		newDoctorCmd(),
 		newTestCmd(),
 		newSuperviseCmd(),

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/netcompose/netcompose/compose/kernel"
 	"github.com/netcompose/netcompose/internal/labdir"
 	"github.com/netcompose/netcompose/internal/nsrun"
+	"github.com/netcompose/netcompose/kmod"
 )
 
 func TestMain(m *testing.M) {
@@ -52,6 +55,10 @@ func TestScript(t *testing.T) {
 			case "root":
 				return os.Geteuid() == 0, nil
 			}
+			// [feature:NAME]: the kernel has kmod feature NAME (netem).
+			if f, ok := strings.CutPrefix(cond, "feature:"); ok {
+				return os.Geteuid() == 0 && kmod.Probe(context.Background(), f) == nil, nil
+			}
 			return false, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -65,6 +72,28 @@ func TestScript(t *testing.T) {
 				ts.Check(err)
 				time.Sleep(d)
 			},
+			// waitfor FILE [REGEXP]: wait (10s at most) until FILE exists
+			// and is not empty, and matches REGEXP when given: a
+			// background command (capture) says it is ready.
+			"waitfor": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 1 || len(args) > 2 {
+					ts.Fatalf("usage: waitfor FILE [REGEXP]")
+				}
+				var re *regexp.Regexp
+				if len(args) == 2 {
+					re = regexp.MustCompile(args[1])
+				}
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+					b, err := os.ReadFile(ts.MkAbs(args[0]))
+					if err == nil && len(b) > 0 && (re == nil || re.Match(b)) {
+						return
+					}
+				}
+				ts.Fatalf("waitfor %s: not there within 10s", strings.Join(args, " "))
+			},
+			// ipdump NETNS...: iproute2's and sysctl's view of namespaces,
+			// for comparing two builds (ipdump_test.go).
+			"ipdump": ipdump,
 			// subst FILE... replaces @LAB@ with $LAB in each file.
 			"subst": func(ts *testscript.TestScript, neg bool, args []string) {
 				for _, f := range args {

@@ -14,7 +14,8 @@ import (
 )
 
 // bridgeDriver manages bridge devices (attrs mtu, stp "on"/"off", up
-// "true"/"false": the administrative state, and mac). A bridge created
+// "true"/"false": the administrative state, mac, and vlan_filtering
+// "on"/"off": VLAN-aware, each port carrying its brvlan's VLANs). A bridge created
 // with a MAC keeps it (the kernel's NET_ADDR_SET), instead of taking the
 // smallest MAC of its ports as they come and go.
 type bridgeDriver struct{}
@@ -31,8 +32,10 @@ func (bridgeDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource)
 			if err != nil {
 				return nil, fmt.Errorf("bridge %s in %s: %w", a.Name, sn.node, err)
 			}
+			filtering := vlanFiltering(sn.byIndex[idx])
 			out = append(out, compose.Resource{Kind: compose.KindBridge, Node: sn.node, Name: a.Name,
-				Attrs: map[string]string{"mtu": strconv.Itoa(a.MTU), "stp": onOff(stp), "up": strconv.FormatBool(isUp(a)), "mac": a.HardwareAddr.String()}})
+				Attrs: map[string]string{"mtu": strconv.Itoa(a.MTU), "stp": onOff(stp), "up": strconv.FormatBool(isUp(a)),
+					"mac": a.HardwareAddr.String(), "vlan_filtering": onOff(filtering)}})
 		}
 	}
 	return out, nil
@@ -52,6 +55,12 @@ func (bridgeDriver) create(s *session, r compose.Resource) error {
 		return err
 	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: r.Name, Flags: net.FlagUp, TxQLen: -1, HardwareAddr: mac}}
+	if r.Attrs["vlan_filtering"] == "on" {
+		// Only when on: a kernel built without VLAN filtering refuses
+		// the attribute even to turn it off.
+		on := true
+		br.VlanFiltering = &on
+	}
 	if err := s.announceLink(r.Node, r.Name, compose.KindBridge, r.Name); err != nil {
 		return err
 	}
@@ -103,6 +112,15 @@ func (bridgeDriver) update(s *session, before, after compose.Resource) error {
 			return fmt.Errorf("bridge %s: stp: %w", after.Name, err)
 		}
 	}
+	if v, ok := after.Attrs["vlan_filtering"]; ok && v != before.Attrs["vlan_filtering"] {
+		l, err := s.link(after.Node, after.Name)
+		if err != nil {
+			return err
+		}
+		if err := setBridgeVlanFiltering(s, after.Node, l.Attrs().Index, v == "on"); err != nil {
+			return fmt.Errorf("bridge %s: vlan_filtering %s: %w", after.Name, v, err)
+		}
+	}
 	if err := updateMAC(s, compose.End{Node: after.Node, Ifname: after.Name}, before, after, "mac"); err != nil {
 		return fmt.Errorf("bridge %s: %w", after.Name, err)
 	}
@@ -128,7 +146,7 @@ func onOff(b bool) string {
 }
 
 // The netlink package neither reads nor writes IFLA_BR_STP_STATE, so these
-// two speak rtnetlink directly on a socket in the node's namespace.
+// speak rtnetlink directly on a socket in the node's namespace.
 
 func (s *session) rawSocket(node string) (*nl.SocketHandle, error) {
 	c, err := s.conn(node)
@@ -193,7 +211,27 @@ func bridgeSTP(s *session, node string, index int) (bool, error) {
 	return false, nil
 }
 
+// setBridgeVlanFiltering turns IFLA_BR_VLAN_FILTERING on or off by index
+// alone: package netlink's setter names the link, which kernels before
+// 6.2 refuse on a link that is up (see markUp).
+func setBridgeVlanFiltering(s *session, node string, index int, on bool) error {
+	v := uint8(0)
+	if on {
+		v = 1
+	}
+	return setBridgeAttr(s, node, index, nl.IFLA_BR_VLAN_FILTERING, []byte{v})
+}
+
 func setBridgeSTP(s *session, node string, index int, on bool) error {
+	v := uint32(0)
+	if on {
+		v = 1
+	}
+	return setBridgeAttr(s, node, index, nl.IFLA_BR_STP_STATE, nl.Uint32Attr(v))
+}
+
+// setBridgeAttr sets one IFLA_BR_* attribute of a bridge.
+func setBridgeAttr(s *session, node string, index int, attr int, value []byte) error {
 	sock, err := s.rawSocket(node)
 	if err != nil {
 		return err
@@ -205,11 +243,7 @@ func setBridgeSTP(s *session, node string, index int, on bool) error {
 	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
 	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("bridge"))
 	data := info.AddRtAttr(nl.IFLA_INFO_DATA, nil)
-	v := uint32(0)
-	if on {
-		v = 1
-	}
-	data.AddRtAttr(nl.IFLA_BR_STP_STATE, nl.Uint32Attr(v))
+	data.AddRtAttr(attr, value)
 	req.AddData(info)
 	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: sock}
 	_, err = req.Execute(unix.NETLINK_ROUTE, 0)

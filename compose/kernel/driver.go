@@ -75,7 +75,12 @@ var drivers = map[compose.Kind]driver{
 	compose.KindNetns:    netnsDriver{},
 	compose.KindVeth:     vethDriver{},
 	compose.KindBridge:   bridgeDriver{},
+	compose.KindVlan:     vlanDriver{},
 	compose.KindMaster:   masterDriver{},
+	compose.KindBrVlan:   brvlanDriver{},
+	compose.KindBrPort:   brportDriver{},
+	compose.KindBrFDB:    brfdbDriver{},
+	compose.KindMirror:   mirrorDriver{},
 	compose.KindAddr:     addrDriver{},
 	compose.KindSysctl:   sysctlDriver{},
 	compose.KindRoute:    routeDriver{},
@@ -84,6 +89,7 @@ var drivers = map[compose.Kind]driver{
 	compose.KindNeigh:    neighDriver{},
 	compose.KindFDB:      fdbDriver{},
 	compose.KindIPTables: iptablesDriver{},
+	compose.KindQdisc:    qdiscDriver{},
 }
 
 // gone reports whether err says the object is not there, which a delete

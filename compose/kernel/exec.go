@@ -26,6 +26,15 @@ func Exec(ctx context.Context, lab, node string, argv []string, stdio Stdio) (ex
 	if len(argv) == 0 {
 		return -1, errors.New("exec: no command")
 	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+	return Run(lab, node, cmd)
+}
+
+// Run starts cmd, which has not been started, inside the node's namespace
+// as Exec does, waits for it and returns its exit code: for callers that
+// set more of it (its environment, an interactive shell's terminal).
+func Run(lab, node string, cmd *exec.Cmd) (exitCode int, err error) {
 	rec, err := loadRecord(lab)
 	if err != nil {
 		return -1, err
@@ -34,10 +43,8 @@ func Exec(ctx context.Context, lab, node string, argv []string, stdio Stdio) (ex
 	if !rec.owns(node) {
 		return -1, fmt.Errorf("exec: lab %s has no node %s", lab, node)
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
 	if err := nsrun.Do(nsrun.Path(name), cmd.Start); err != nil {
-		return -1, fmt.Errorf("exec %s in %s: %w", argv[0], node, err)
+		return -1, fmt.Errorf("exec %s in %s: %w", cmd.Args[0], node, err)
 	}
 	err = cmd.Wait()
 	var ee *exec.ExitError
@@ -49,7 +56,7 @@ func Exec(ctx context.Context, lab, node string, argv []string, stdio Stdio) (ex
 		return ee.ExitCode(), nil
 	}
 	if err != nil {
-		return -1, fmt.Errorf("exec %s in %s: %w", argv[0], node, err)
+		return -1, fmt.Errorf("exec %s in %s: %w", cmd.Args[0], node, err)
 	}
 	return 0, nil
 }

@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 
+	"github.com/netcompose/netcompose/internal/bridgeport"
 	"github.com/netcompose/netcompose/internal/netlinksafe"
 
 	"github.com/netcompose/netcompose/compose"
@@ -19,8 +20,11 @@ type snapshot struct {
 	addrs   []netlink.Addr
 	routes  []netlink.Route
 	neighs  []netlink.Neigh
-	sysctls map[string]string    // key -> value, for the keys asked for
-	dumps   map[compose.Kind]any // what dumping kinds read here (dumper)
+	sysctls map[string]string // key -> value, for the keys asked for
+	// ports are the bridges and bridge ports, by ifindex, with their
+	// flags and VLANs: only in a node where the lab has a bridge.
+	ports map[int]bridgeport.Port
+	dumps map[compose.Kind]any // what dumping kinds read here (dumper)
 }
 
 // mark is the ownership mark of a link, from its alias.
@@ -63,6 +67,11 @@ func (s *session) snapshot(node string, sysctlKeys []string) (*snapshot, error) 
 			return nil, fmt.Errorf("netns %s: neighbours: %w", s.nsName(node), err)
 		}
 	}
+	if snap.hasOwned(compose.KindBridge) {
+		if snap.ports, err = s.bridgePorts(node); err != nil {
+			return nil, fmt.Errorf("netns %s: bridge ports: %w", s.nsName(node), err)
+		}
+	}
 	snap.routes, err = s.ourRoutes(h)
 	if err != nil {
 		return nil, fmt.Errorf("netns %s: routes: %w", s.nsName(node), err)
@@ -74,6 +83,33 @@ func (s *session) snapshot(node string, sysctlKeys []string) (*snapshot, error) 
 		}
 	}
 	return snap, nil
+}
+
+// hasOwned reports whether the node holds a link of the lab of kind k.
+func (sn *snapshot) hasOwned(k compose.Kind) bool {
+	for _, m := range sn.owned {
+		if m.kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// bridgePorts dumps the node's bridges and bridge ports, by ifindex.
+func (s *session) bridgePorts(node string) (map[int]bridgeport.Port, error) {
+	sock, err := s.rawSocket(node)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := netlinksafe.Dump(func() ([]bridgeport.Port, error) { return bridgeport.Dump(sock) })
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[int]bridgeport.Port, len(ports))
+	for _, p := range ports {
+		m[p.Index] = p
+	}
+	return m, nil
 }
 
 // ifname is the name of the link with index i in the snapshot, or "".

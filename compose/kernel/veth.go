@@ -189,13 +189,21 @@ func (vethDriver) delete(s *session, r compose.Resource) error {
 }
 
 // markUp sets an existing link's alias and brings it up in one
-// RTM_NEWLINK: kind without kind data changes nothing else.
+// RTM_NEWLINK: kind without kind data changes nothing else. Kernels
+// before 6.2 refuse a name in that message on a link that is up, even
+// its own (EBUSY): there it takes two calls that name none.
 func markUp(h *netlink.Handle, l netlink.Link, alias string) error {
 	a := l.Attrs()
-	return h.LinkModify(&netlink.GenericLink{
+	err := h.LinkModify(&netlink.GenericLink{
 		LinkAttrs: netlink.LinkAttrs{Index: a.Index, Name: a.Name, Alias: alias, Flags: net.FlagUp, TxQLen: -1},
 		LinkType:  l.Type(),
 	})
+	if errors.Is(err, unix.EBUSY) {
+		if err = h.LinkSetAlias(l, alias); err == nil {
+			err = h.LinkSetUp(l)
+		}
+	}
+	return err
 }
 
 // isUp reports whether a link is administratively up (IFF_UP), whatever

@@ -162,6 +162,8 @@ func planCheck(lab *compose.Lab, c *compose.Check, nodes, macNodes map[string]ke
 		Timeout:   c.Timeout,
 		Interface: c.Interface,
 		TTL:       c.TTL,
+		MinRTT:    c.MinRTT,
+		MaxRTT:    c.MaxRTT,
 		Target:    c.ToAddr,
 		// websocket and http
 		Path:        c.Path,
@@ -171,6 +173,14 @@ func planCheck(lab *compose.Lab, c *compose.Check, nodes, macNodes map[string]ke
 		Status:      c.Status,
 		ReplyNetns:  replyNetns(lab, c),
 		Body:        c.Body,
+	}
+	if c.Capture != (compose.End{}) {
+		s.CaptureNetns = compose.NamespaceName(lab.Name, c.Capture.Node)
+		s.CaptureIface, s.CaptureWant = c.Capture.Ifname, c.Captured
+		s.CaptureName = c.Capture.Node + ":" + c.Capture.Ifname
+		if _, here := nodes[c.Capture.Node]; !here {
+			p.Err = fmt.Sprintf("capture = %s: node %s is not applied on this machine", s.CaptureName, c.Capture.Node)
+		}
 	}
 	if c.ToNode != "" {
 		n, _ := lab.Node(c.ToNode)

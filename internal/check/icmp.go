@@ -84,6 +84,12 @@ func probeICMP(ctx context.Context, s Spec) Result {
 		return Result{Reason: err.Error()}
 	}
 	defer p.conn.Close()
+	var capt *capture
+	if s.CaptureNetns != "" {
+		if capt, err = startCapture(s.CaptureNetns, s.CaptureIface, p.tok); err != nil {
+			return Result{Reason: err.Error()}
+		}
+	}
 
 	round := p.exchange(ctx, s)
 	r, lastErr := round.tally()
@@ -93,6 +99,10 @@ func probeICMP(ctx context.Context, s Spec) Result {
 		cause = withHint(s, cause, "")
 	}
 	r.Pass, r.Reason = icmpVerdict(s, r, cause)
+	if capt != nil {
+		seen, frames := capt.end()
+		r.Pass, r.Reason = captureVerdict(s, r.Pass, r.Reason, r.Sent, seen, frames)
+	}
 	if !p.raw {
 		r.Detail = "unprivileged ping socket: ICMP errors not seen"
 	}
@@ -112,18 +122,23 @@ type echoRound struct {
 // what comes back until s.Timeout after the last one, ctx's end, or a
 // reply to every request.
 func (p *pinger) exchange(ctx context.Context, s Spec) echoRound {
-	events := make(chan echoEvent, 4*s.Count)
+	events := make(chan echoEvent, 4*s.Count+2)
 	done := make(chan struct{})
+	warm := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.receive(events, s.Count)
+		p.receive(events, s.Count, warm)
 	}()
 	// Unblock the receiver when ctx ends.
 	stop := context.AfterFunc(ctx, func() { p.conn.SetReadDeadline(time.Now()) })
 	defer stop()
 
 	round := echoRound{sentAt: map[int]time.Time{}}
-	last := p.send(ctx, p.addr(s.Target), s.Count, &round)
+	dst := p.addr(s.Target)
+	if s.MaxRTT > 0 {
+		p.warmUp(ctx, dst, warm, s.Timeout)
+	}
+	last := p.send(ctx, dst, s.Count, &round)
 	p.conn.SetReadDeadline(replyDeadline(ctx, last, s.Timeout))
 	<-done
 	close(events)
@@ -131,6 +146,22 @@ func (p *pinger) exchange(ctx context.Context, s Spec) echoRound {
 		round.events = append(round.events, ev)
 	}
 	return round
+}
+
+// warmUp sends echo request 0, which no tally counts, and waits until
+// its answer (or an ICMP error about it) is back, or timeout: the
+// neighbour is then resolved, and the counted round trips are the
+// path's alone. A first echo otherwise waits for ARP or neighbour
+// discovery, whose packets cross the same (delayed) link.
+func (p *pinger) warmUp(ctx context.Context, dst net.Addr, warm <-chan struct{}, timeout time.Duration) {
+	if _, err := p.conn.WriteTo(p.echo(0), dst); err != nil {
+		return // the counted requests will meet the same error
+	}
+	select {
+	case <-warm:
+	case <-time.After(timeout):
+	case <-ctx.Done():
+	}
 }
 
 // addr is target as the pinger's socket takes it: an IP address for a raw
@@ -194,9 +225,11 @@ func (round echoRound) tally() (r Result, lastErr string) {
 		// The minimum is the path's round trip; the first echo also
 		// waits for neighbour resolution (proxy ARP delays it by up to
 		// proxy_delay), which would swamp an average.
-		if rtt := ev.at.Sub(t); r.RTT == 0 || rtt < r.RTT {
+		rtt := ev.at.Sub(t)
+		if r.RTT == 0 || rtt < r.RTT {
 			r.RTT = rtt
 		}
+		r.RTTMax = max(r.RTTMax, rtt)
 		r.TTL = ev.ttl
 	}
 	return r, lastErr
@@ -224,13 +257,26 @@ func icmpCause(s Spec, r Result, sendErr error, lastErr string) string {
 // s.TTL (when set) fails an otherwise passing check.
 func icmpVerdict(s Spec, r Result, cause string) (pass bool, reason string) {
 	got := fmt.Sprintf("%d/%d replies from %s, rtt min %s", r.Received, r.Sent, s.Target, roundRTT(r.RTT))
+	if s.MinRTT > 0 || s.MaxRTT > 0 {
+		got += fmt.Sprintf(" max %s", roundRTT(r.RTTMax))
+	}
 	if r.TTL > 0 {
 		got += fmt.Sprintf(", ttl %d", r.TTL)
 	}
 	reached := r.Received > 0 && (s.Expect == ExpectFail || echoLoss(r) <= s.MaxLoss)
 	pass, reason = verdict(s, reached, got, cause)
-	if pass && s.TTL > 0 && s.Expect != ExpectFail && r.TTL != s.TTL {
+	if !pass || s.Expect == ExpectFail {
+		return pass, reason
+	}
+	if s.TTL > 0 && r.TTL != s.TTL {
 		return false, got + ", want ttl " + strconv.Itoa(s.TTL) + ": " + hopText(s.TTL-r.TTL)
+	}
+	if s.MinRTT > 0 && r.RTT < s.MinRTT {
+		return false, fmt.Sprintf("%s, want rtt min at least %s (min_rtt): the path is faster than the delay it should have",
+			got, roundRTT(s.MinRTT))
+	}
+	if s.MaxRTT > 0 && r.RTTMax > s.MaxRTT {
+		return false, fmt.Sprintf("%s, want rtt max at most %s (max_rtt)", got, roundRTT(s.MaxRTT))
 	}
 	return pass, reason
 }
@@ -268,10 +314,18 @@ func (p *pinger) echo(seq int) []byte {
 	return b
 }
 
-// receive reads until the read deadline or until want replies arrived.
-func (p *pinger) receive(events chan<- echoEvent, want int) {
+// receive reads until the read deadline or until want replies arrived;
+// it closes warm once warm-up echo 0 is answered, or refused.
+func (p *pinger) receive(events chan<- echoEvent, want int, warm chan<- struct{}) {
 	buf := make([]byte, 1500)
 	replies := map[int]bool{}
+	warmed := false
+	warmDone := func(seq int) {
+		if seq == 0 && !warmed {
+			warmed = true
+			close(warm)
+		}
+	}
 	for len(replies) < want {
 		var (
 			n    int
@@ -308,14 +362,20 @@ func (p *pinger) receive(events chan<- echoEvent, want int) {
 			if !bytes.HasPrefix(b.Data, p.tok) || (p.raw && b.ID != p.id) {
 				continue
 			}
+			if b.Seq == 0 {
+				warmDone(0) // the warm-up's: no tally counts it
+				continue
+			}
 			replies[b.Seq] = true
 			offer(events, echoEvent{seq: b.Seq, reply: true, ttl: ttl, at: at})
 		case *icmp.DstUnreach:
 			if seq, ok := p.quoted(b.Data); ok {
+				warmDone(seq)
 				offer(events, echoEvent{seq: seq, err: unreachText(m, peer), at: at})
 			}
 		case *icmp.TimeExceeded:
 			if seq, ok := p.quoted(b.Data); ok {
+				warmDone(seq)
 				offer(events, echoEvent{seq: seq, err: "time to live exceeded from " + addrText(peer), at: at})
 			}
 		}

@@ -26,25 +26,28 @@ func TestEchoTally(t *testing.T) {
 		{"nothing came back", sent, nil, Result{Sent: 3}, ""},
 		{"every request answered", sent,
 			[]echoEvent{reply(1, 64, 5), reply(2, 64, 203), reply(3, 64, 402)},
-			Result{Sent: 3, Received: 3, RTT: 2 * time.Millisecond, TTL: 64}, ""},
+			Result{Sent: 3, Received: 3, RTT: 2 * time.Millisecond, RTTMax: 5 * time.Millisecond, TTL: 64}, ""},
 		{"rtt is the minimum, not the first", sent,
 			[]echoEvent{reply(1, 64, 30), reply(2, 64, 201)},
-			Result{Sent: 3, Received: 2, RTT: time.Millisecond, TTL: 64}, ""},
+			Result{Sent: 3, Received: 2, RTT: time.Millisecond, RTTMax: 30 * time.Millisecond, TTL: 64}, ""},
 		{"a duplicate reply counts once and keeps the first ttl", sent,
 			[]echoEvent{reply(1, 63, 1), reply(1, 64, 2)},
-			Result{Sent: 3, Received: 1, RTT: time.Millisecond, TTL: 63}, ""},
+			Result{Sent: 3, Received: 1, RTT: time.Millisecond, RTTMax: time.Millisecond, TTL: 63}, ""},
 		{"a reply to a request never sent is ignored", sent,
 			[]echoEvent{reply(9, 64, 1)},
 			Result{Sent: 3}, ""},
 		{"ttl is the last counted reply's", sent,
 			[]echoEvent{reply(2, 63, 210), reply(1, 62, 20)},
-			Result{Sent: 3, Received: 2, RTT: 10 * time.Millisecond, TTL: 62}, ""},
+			Result{Sent: 3, Received: 2, RTT: 10 * time.Millisecond, RTTMax: 20 * time.Millisecond, TTL: 62}, ""},
 		{"the last ICMP error is kept", sent,
 			[]echoEvent{{seq: 1, err: "network unreachable from 10.0.0.254"}, {seq: 2, err: "time to live exceeded from 10.0.0.254"}},
 			Result{Sent: 3}, "time to live exceeded from 10.0.0.254"},
 		{"errors and replies mixed", sent,
 			[]echoEvent{{seq: 1, err: "port unreachable from 10.0.0.2"}, reply(2, 64, 204)},
-			Result{Sent: 3, Received: 1, RTT: 4 * time.Millisecond, TTL: 64}, "port unreachable from 10.0.0.2"},
+			Result{Sent: 3, Received: 1, RTT: 4 * time.Millisecond, RTTMax: 4 * time.Millisecond, TTL: 64}, "port unreachable from 10.0.0.2"},
+		{"the warm-up echo 0 is not counted", sent,
+			[]echoEvent{reply(0, 64, 1), reply(1, 64, 81), reply(2, 64, 282), reply(3, 64, 483)},
+			Result{Sent: 3, Received: 3, RTT: 81 * time.Millisecond, RTTMax: 83 * time.Millisecond, TTL: 64}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, lastErr := echoRound{sentAt: tc.sentAt, events: tc.events}.tally()
@@ -67,9 +70,10 @@ func TestICMPJudgement(t *testing.T) {
 		}
 		return s
 	}
-	all := Result{Sent: 3, Received: 3, RTT: 1234567 * time.Nanosecond, TTL: 64}
+	all := Result{Sent: 3, Received: 3, RTT: 1234567 * time.Nanosecond, RTTMax: 2 * time.Millisecond, TTL: 64}
 	none := Result{Sent: 3}
 	two := Result{Sent: 3, Received: 2, RTT: time.Millisecond, TTL: 64}
+	wan := Result{Sent: 3, Received: 3, RTT: 80412 * time.Microsecond, RTTMax: 95 * time.Millisecond, TTL: 64}
 	for _, tc := range []struct {
 		name    string
 		spec    Spec
@@ -111,6 +115,16 @@ func TestICMPJudgement(t *testing.T) {
 			true, "blocked as expected: no reply from 10.0.0.2 within 2s (3/3 lost)"},
 		{"ttl is not judged when the check fails anyway", spec(func(s *Spec) { s.TTL = 62 }), two, nil, "",
 			false, "1/3 lost from 10.0.0.2, more than the allowed 0%"},
+		{"rtt within both bounds passes, and shows the slowest", spec(func(s *Spec) { s.MinRTT, s.MaxRTT = 80*time.Millisecond, 120*time.Millisecond }), wan, nil, "",
+			true, "3/3 replies from 10.0.0.2, rtt min 80.41ms max 95ms, ttl 64"},
+		{"rtt below min_rtt fails with both figures", spec(func(s *Spec) { s.MinRTT = 80 * time.Millisecond }), all, nil, "",
+			false, "3/3 replies from 10.0.0.2, rtt min 1.23ms max 2ms, ttl 64, want rtt min at least 80ms (min_rtt): the path is faster than the delay it should have"},
+		{"rtt above max_rtt fails with both figures", spec(func(s *Spec) { s.MaxRTT = 90 * time.Millisecond }), wan, nil, "",
+			false, "3/3 replies from 10.0.0.2, rtt min 80.41ms max 95ms, ttl 64, want rtt max at most 90ms (max_rtt)"},
+		{"rtt bounds are not judged under expect fail", spec(func(s *Spec) { s.MinRTT = 80 * time.Millisecond; s.Expect = ExpectFail }), none, nil, "",
+			true, "blocked as expected: no reply from 10.0.0.2 within 2s (3/3 lost)"},
+		{"rtt bounds are not judged when the check fails anyway", spec(func(s *Spec) { s.MinRTT = 80 * time.Millisecond }), none, nil, "",
+			false, "no reply from 10.0.0.2 within 2s (3/3 lost)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cause := icmpCause(tc.spec, tc.r, tc.sendErr, tc.lastErr)

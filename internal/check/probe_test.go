@@ -73,6 +73,12 @@ func TestICMP(t *testing.T) {
 			want{true, "blocked as expected: no reply"}},
 		{Spec{Name: "expect fail but peer answers", Protocol: ICMP, Target: ip("10.0.0.2"), Count: 1, Expect: ExpectFail},
 			want{false, "reachable, want blocked"}},
+		{Spec{Name: "rtt within bounds a veth meets", Protocol: ICMP, Target: ip("10.0.0.2"), MinRTT: time.Microsecond, MaxRTT: time.Second},
+			want{true, "3/3 replies from 10.0.0.2, rtt min"}},
+		{Spec{Name: "min_rtt a veth cannot meet", Protocol: ICMP, Target: ip("10.0.0.2"), Count: 1, MinRTT: time.Second},
+			want{false, "want rtt min at least 1s (min_rtt): the path is faster than the delay it should have"}},
+		{Spec{Name: "max_rtt a veth cannot meet", Protocol: ICMP, Target: ip("10.0.0.2"), Count: 1, MaxRTT: time.Microsecond},
+			want{false, "want rtt max at most 1µs (max_rtt)"}},
 	}
 	var specs []Spec
 	var wants []want
@@ -84,6 +90,10 @@ func TestICMP(t *testing.T) {
 	results := checkResults(t, specs, wants)
 	if r := results[0]; r.Sent != 3 || r.Received != 3 || r.RTT <= 0 || r.TTL != 64 {
 		t.Errorf("peer answers: sent %d received %d rtt %v ttl %d, want 3 3 >0 64", r.Sent, r.Received, r.RTT, r.TTL)
+	}
+	// The warm-up echo of a check with max_rtt is not counted.
+	if r := results[9]; r.Sent != 3 || r.Received != 3 || r.RTT <= 0 || r.RTTMax < r.RTT {
+		t.Errorf("rtt within bounds: sent %d received %d rtt %v max %v, want 3 3 >0 >=min", r.Sent, r.Received, r.RTT, r.RTTMax)
 	}
 }
 

@@ -22,10 +22,12 @@ type Result struct {
 	Pass     bool   `json:"pass"`
 	// Reason says why the check passed or failed, pointing at the cause.
 	Reason string `json:"reason"`
-	// RTT is the average echo round trip (icmp), the connect time (tcp),
+	// RTT is the fastest echo's round trip (icmp), the connect time (tcp),
 	// the exchange time (udp, websocket: after the handshake), the first
 	// answer's delay (arp) or the time to the response headers (http).
 	RTT time.Duration `json:"rtt_ns,omitempty"`
+	// RTTMax is the slowest echo's round trip (icmp).
+	RTTMax time.Duration `json:"rtt_max_ns,omitempty"`
 	// Duration is how long the whole check took.
 	Duration time.Duration `json:"duration_ns"`
 	// Sent and Received count echo requests and replies (icmp).

@@ -63,6 +63,18 @@ type Spec struct {
 	// proves the path, each router on the way back taking one (a Linux
 	// peer starts at 64, so 63 means exactly one router).
 	TTL int
+	// MinRTT and MaxRTT (icmp), when not 0, bound the round trips under
+	// expect = pass: the fastest reply must take at least MinRTT (a link
+	// delays as declared), the slowest at most MaxRTT. A check with a
+	// MaxRTT first sends one uncounted echo, so that neighbour resolution
+	// (which crosses the same delayed link) is not measured.
+	MinRTT, MaxRTT time.Duration
+	// CaptureNetns and CaptureIface (icmp), when set, name an interface
+	// watched while the echoes go: CaptureWant says whether it must see
+	// the check's echo requests (a monitor port that mirrors a segment)
+	// or must not. CaptureName names it in reasons ("ids:eth0").
+	CaptureNetns, CaptureIface, CaptureName string
+	CaptureWant                             bool
 	// Timeout bounds the wait: per check for tcp, udp and arp, after the
 	// last echo request for icmp. Default 2s.
 	Timeout time.Duration
@@ -132,6 +144,12 @@ func (s Spec) Validate() error {
 	if s.MaxLoss < 0 || s.MaxLoss > 1 {
 		errs = append(errs, fmt.Errorf("max loss %v outside 0..1", s.MaxLoss))
 	}
+	if s.MinRTT < 0 || s.MaxRTT < 0 {
+		errs = append(errs, fmt.Errorf("negative rtt bound (min %v, max %v)", s.MinRTT, s.MaxRTT))
+	}
+	if s.MaxRTT > 0 && s.MinRTT > s.MaxRTT {
+		errs = append(errs, fmt.Errorf("min rtt %v above max rtt %v", s.MinRTT, s.MaxRTT))
+	}
 	if s.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("negative timeout %v", s.Timeout))
 	}
@@ -158,6 +176,9 @@ func (s Spec) budget() time.Duration {
 	d := s.Timeout + time.Second
 	if s.Protocol == ICMP {
 		d += time.Duration(s.Count) * icmpInterval
+		if s.MaxRTT > 0 {
+			d += s.Timeout // the warm-up echo's wait
+		}
 	}
 	return d
 }
