@@ -10,7 +10,8 @@ import (
 // ipv6 = off becomes the node's net.ipv6.conf.all.disable_ipv6 = 1 (and
 // on, 0; absent, nothing), and its step runs right after the namespace
 // is made, before the node's links: the kernel then never sets IPv6 up on
-// them. Interface sysctls still wait for their interface.
+// them. Other node-wide sysctls go there too; those of one interface
+// (conf.IF, neigh.IF) still wait for it.
 func TestIPv6Off(t *testing.T) {
 	lab, err := build(t, `
 [DEFAULT]
@@ -19,6 +20,8 @@ lab = t
 ipv6 = off
 address.h0 = 10.0.0.1/30
 sysctl.net.ipv4.conf.h0.rp_filter = 0
+sysctl.net.ipv4.neigh.h0.base_reachable_time_ms = 10000
+sysctl.net.ipv4.neigh.default.base_reachable_time_ms = 20000
 [netns:l0]
 ipv6 = on
 address.eth0 = 10.0.0.2/30
@@ -35,7 +38,8 @@ endpoints = hub:h0 l0:eth0
 			sysctls = append(sysctls, r.Node+" "+r.Name+"="+r.Attrs["value"])
 		}
 	}
-	want := []string{"hub net.ipv4.conf.h0.rp_filter=0", "hub net.ipv6.conf.all.disable_ipv6=1", "l0 net.ipv6.conf.all.disable_ipv6=0"}
+	want := []string{"hub net.ipv4.conf.h0.rp_filter=0", "hub net.ipv4.neigh.default.base_reachable_time_ms=20000",
+		"hub net.ipv4.neigh.h0.base_reachable_time_ms=10000", "hub net.ipv6.conf.all.disable_ipv6=1", "l0 net.ipv6.conf.all.disable_ipv6=0"}
 	if d := cmp.Diff(want, sysctls); d != "" {
 		t.Errorf("sysctls (-want +got):\n%s", d)
 	}
@@ -45,10 +49,11 @@ endpoints = hub:h0 l0:eth0
 	}
 	want = []string{
 		"netns/hub/", "netns/l0/", "netns/l1/",
+		"sysctl/hub/net.ipv4.neigh.default.base_reachable_time_ms",
 		"sysctl/hub/net.ipv6.conf.all.disable_ipv6", "sysctl/l0/net.ipv6.conf.all.disable_ipv6",
 		"veth//l0",
 		"addr/hub/h0/10.0.0.1/30", "addr/l0/eth0/10.0.0.2/30",
-		"sysctl/hub/net.ipv4.conf.h0.rp_filter",
+		"sysctl/hub/net.ipv4.conf.h0.rp_filter", "sysctl/hub/net.ipv4.neigh.h0.base_reachable_time_ms",
 	}
 	if d := cmp.Diff(want, steps); d != "" {
 		t.Errorf("create order (-want +got):\n%s", d)

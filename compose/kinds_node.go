@@ -20,10 +20,11 @@ var addrKind = &KindInfo{
 
 var sysctlKind = &KindInfo{
 	Kind: KindSysctl,
-	// net.ipv4.conf.IF.key and net.ipv6.conf.IF.key depend on IF.
+	// net.ipv4.conf.IF.key, net.ipv6.conf.IF.key and net.*.neigh.IF.key
+	// depend on IF.
 	Ifname: func(r Resource) string {
 		p := strings.Split(r.Name, ".")
-		if len(p) >= 5 && p[0] == "net" && p[2] == "conf" && p[3] != "all" && p[3] != "default" {
+		if len(p) >= 5 && p[0] == "net" && (p[2] == "conf" || p[2] == "neigh") && p[3] != "all" && p[3] != "default" {
 			return strings.Join(p[3:len(p)-1], ".")
 		}
 		return ""

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Action is what a plan does to one resource (Terraform's plans.Action).
@@ -141,12 +142,20 @@ func (p Plan) Steps() []Step {
 // up on them at all.
 func stage(r Resource) int {
 	switch {
-	case r.Kind == KindSysctl && r.Ifname() == "":
+	case r.Kind == KindSysctl && nodeWide(r.Name):
 		return 2*KindNetns.Rank() + 1
 	case r.Kind == KindRoute && r.Attrs["via"] != "":
 		return 2*r.Kind.Rank() + 1
 	}
 	return 2 * r.Kind.Rank()
+}
+
+// nodeWide reports whether a sysctl is the whole node's rather than one
+// interface's: net.*.conf.IF.* and net.*.neigh.IF.* are IF's, unless IF is
+// all or default.
+func nodeWide(key string) bool {
+	p := strings.Split(key, ".")
+	return len(p) < 5 || p[0] != "net" || (p[2] != "conf" && p[2] != "neigh") || p[3] == "all" || p[3] == "default"
 }
 
 // Diff plans the changes that turn actual into desired. Only attributes

@@ -41,7 +41,7 @@ func (bridgeDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource)
 	return out, nil
 }
 
-func (bridgeDriver) create(s *session, r compose.Resource) error {
+func (bridgeDriver) create(s *session, r compose.Resource) (err error) {
 	mtu, err := mtuAttr(r)
 	if err != nil {
 		return err
@@ -67,6 +67,13 @@ func (bridgeDriver) create(s *session, r compose.Resource) error {
 	if err := h.LinkAdd(br); err != nil {
 		return fmt.Errorf("bridge %s: create: %w", r.Name, err)
 	}
+	defer func() {
+		if err != nil {
+			// No undo is recorded for a step that failed: the device just
+			// made goes now, or it would be in the way of every later run.
+			dropLink(h, r.Name)
+		}
+	}()
 	l, err := h.LinkByName(r.Name)
 	if err != nil {
 		return fmt.Errorf("bridge %s: read back: %w", r.Name, err)

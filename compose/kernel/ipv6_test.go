@@ -15,7 +15,9 @@ func TestIPv6Off(t *testing.T) {
 	requireRoot(t)
 	lab := newLab(t)
 	off := res(compose.KindSysctl, "hub", "net.ipv6.conf.all.disable_ipv6", "value", "1")
-	desired := append(star(3), off)
+	// A sysctl of one interface still waits for it (the node's go first).
+	neigh := res(compose.KindSysctl, "hub", "net.ipv4.neigh.h0.base_reachable_time_ms", "value", "12000")
+	desired := append(star(3), off, neigh)
 	compose.Sort(desired)
 	if _, err := converge(lab, desired, ApplyOptions{}); err != nil {
 		t.Fatal(err)
@@ -23,6 +25,9 @@ func TestIPv6Off(t *testing.T) {
 	hub := compose.NamespaceName(lab, "hub")
 	if got := ipJSON(t, hub, "-6", "addr", "show"); len(got) != 0 {
 		t.Errorf("IPv6 addresses in the hub with ipv6 = off: %v", got)
+	}
+	if got := sysctl(t, hub, "net.ipv4.neigh.h0.base_reachable_time_ms"); got != "12000" {
+		t.Errorf("neigh.h0.base_reachable_time_ms = %s, want 12000", got)
 	}
 	if got := sysctl(t, hub, "net.ipv6.conf.default.disable_ipv6"); got != "1" {
 		t.Errorf("default.disable_ipv6 = %s, want 1", got)

@@ -11,6 +11,9 @@
 //   - routes carry the rtnetlink protocol number RouteProtocol;
 //   - addresses and permanent neighbours are owned when they sit on an
 //     owned link;
+//   - a bridge port's VLANs, flags and static FDB entries are owned when
+//     the port's bridge is an owned link, and mirror filters on an owned
+//     link by their tc preference (78 ingress, 79 egress);
 //   - sysctls are owned once netcompose changed them: the state record keeps
 //     the original value, and deleting the resource restores it.
 package kernel

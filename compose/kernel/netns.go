@@ -47,7 +47,16 @@ func (netnsDriver) create(s *session, r compose.Resource) error {
 		return err
 	}
 	s.rec.pin(r.Node)
-	return setLo(s, r.Node, true)
+	if err := setLo(s, r.Node, true); err != nil {
+		// The step failed after the namespace was made: no undo will be
+		// recorded for it, so take it away here (it is ours: just made).
+		s.forget(r.Node)
+		if derr := nsrun.Delete(name); derr == nil {
+			s.rec.removeNode(r.Node)
+		}
+		return err
+	}
+	return nil
 }
 
 // update brings lo back up (or, undoing that, down) when it was set down

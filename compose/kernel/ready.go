@@ -62,8 +62,12 @@ func (s *session) waitReady(ctx context.Context, ends []compose.End, release boo
 			byNode[n] = nil // every owned veth end, from a dump
 		}
 	}
+	seen := make(map[compose.End]bool, len(ends))
 	for _, e := range ends {
-		byNode[e.Node] = append(byNode[e.Node], e.Ifname)
+		if !seen[e] { // a plan's passes may name an end twice
+			seen[e] = true
+			byNode[e.Node] = append(byNode[e.Node], e.Ifname)
+		}
 	}
 	nodes := make([]string, 0, len(byNode))
 	for n := range byNode {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -410,4 +411,33 @@ func TestNamesThatAreNotLabNames(t *testing.T) {
 		}
 	}
 	_ = filepath.Join
+}
+
+func TestAFailedCreateLeavesNoLink(t *testing.T) {
+	requireRoot(t)
+	lab := newLab(t)
+	nodes := []compose.Resource{res(compose.KindNetns, "a", ""), res(compose.KindNetns, "b", "")}
+	if _, err := converge(lab, nodes, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The alias of a 300-byte veth name is over the kernel's limit: the
+	// pair is made, then marking it fails. The step must take the pair
+	// away (the namespaces stay: they were there before this run), or an
+	// unmarked link would be in the way of every later run.
+	long := strings.Repeat("x", 300)
+	desired := append(slices.Clone(nodes), veth(long, "a", "e0", "b", "e0", "1500"))
+	compose.Sort(desired)
+	if _, err := converge(lab, desired, ApplyOptions{}); !isApplyError(err) {
+		t.Fatalf("apply: %v, want an *ApplyError (alias too long)", err)
+	}
+	for _, n := range []string{"a", "b"} {
+		if l := ipJSON(t, compose.NamespaceName(lab, n), "link", "show"); len(l) != 1 {
+			t.Errorf("links in %s after the failed apply: %d, want only lo", n, len(l))
+		}
+	}
+	ok := append(slices.Clone(nodes), veth("a-b", "a", "e0", "b", "e0", "1500"))
+	compose.Sort(ok)
+	if _, err := converge(lab, ok, ApplyOptions{}); err != nil {
+		t.Fatalf("apply after: %v", err)
+	}
 }

@@ -444,3 +444,54 @@ func TestPortGroupChangeRollsBack(t *testing.T) {
 		t.Errorf("mirror of pa after rollback (-before +after):\n%s", d)
 	}
 }
+
+// VLAN sub-interfaces, QinQ included: created over their parents, read
+// back with `ip -d link`, and recreated when a parent goes by hand.
+func TestVlanSubinterfaces(t *testing.T) {
+	requireRoot(t)
+	needFeature(t, "vlan")
+	lab := newLab(t)
+	file := strings.ReplaceAll(`
+[DEFAULT]
+lab = @LAB@
+[netns:a]
+svlan = eth0.100
+vlan = eth0.100.10 eth0.20
+address.eth0.100.10 = 10.50.0.1/24
+mac.eth0.20 = 02:00:00:00:20:20
+[netns:b]
+[veth:ab]
+endpoints = a:eth0 b:eth0
+`, "@LAB@", lab)
+	applyFile(t, lab, file)
+	want := map[string]string{"eth0.100": "802.1ad 100 eth0", "eth0.100.10": "802.1Q 10 eth0.100", "eth0.20": "802.1Q 20 eth0"}
+	view := func() map[string]string {
+		out := map[string]string{}
+		for _, l := range ipJSON(t, lab+"-a", "link", "show", "type", "vlan") {
+			info, _ := l["linkinfo"].(map[string]any)
+			data, _ := info["info_data"].(map[string]any)
+			out[fmt.Sprint(l["ifname"])] = fmt.Sprintf("%v %v %v", data["protocol"], data["id"], l["link"])
+		}
+		return out
+	}
+	if d := cmp.Diff(want, view()); d != "" {
+		t.Errorf("ip -d link show type vlan (-want +got):\n%s", d)
+	}
+	mac20 := ipJSON(t, lab+"-a", "link", "show", "eth0.20")[0]["address"]
+	mac0 := ipJSON(t, lab+"-a", "link", "show", "eth0")[0]["address"]
+	mac10 := ipJSON(t, lab+"-a", "link", "show", "eth0.100.10")[0]["address"]
+	if mac20 != "02:00:00:00:20:20" || mac10 != mac0 {
+		t.Errorf("MACs: eth0.20 %v (want its mac.IF), eth0.100.10 %v (want its parent's, %v)", mac20, mac10, mac0)
+	}
+
+	// the outer VLAN deleted by hand takes the inner one along: both
+	// come back, with the address
+	ip(t, "-n", lab+"-a", "link", "del", "eth0.100")
+	p := applyFile(t, lab, file)
+	if d := cmp.Diff([]string{"create addr/a/eth0.100.10/10.50.0.1/24", "create vlan/a/eth0.100", "create vlan/a/eth0.100.10"}, planIDs(p)); d != "" {
+		t.Errorf("plan after eth0.100 was deleted (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(want, view()); d != "" {
+		t.Errorf("ip -d link show type vlan after repair (-want +got):\n%s", d)
+	}
+}

@@ -117,26 +117,45 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 	if err := ca.h.LinkAdd(v); err != nil {
 		return fmt.Errorf("veth %s: create: %w", r.Name, err)
 	}
-	// Read both ends back for their index and mark them: the kernel
-	// ignores IFLA_IFALIAS when it creates a link, and the peer's create
-	// info has no flags, so the peer goes up with its mark, in one call.
+	if err := markEnds(s, r.Name, alias, ca, an, ai, cb, bn, bi); err != nil {
+		// No undo is recorded for a step that failed: the pair just made
+		// (ours, so unmarked or not) goes now, or it would be in the way
+		// of every later run.
+		dropLink(ca.h, ai)
+		return err
+	}
+	return nil
+}
+
+// markEnds reads both ends of a new veth back for their index and marks
+// them: the kernel ignores IFLA_IFALIAS when it creates a link, and the
+// peer's create info has no flags, so each end goes up with its mark, in
+// one call.
+func markEnds(s *session, name, alias string, ca *conn, an, ai string, cb *conn, bn, bi string) error {
 	la, err := ca.h.LinkByName(ai)
 	if err != nil {
-		return fmt.Errorf("veth %s: read back %s: %w", r.Name, ai, err)
+		return fmt.Errorf("veth %s: read back %s: %w", name, ai, err)
 	}
 	s.learn(an, ai, la.Attrs().Index)
 	if err := markUp(ca.h, la, alias); err != nil {
-		return fmt.Errorf("veth %s: mark %s: %w", r.Name, ai, err)
+		return fmt.Errorf("veth %s: mark %s: %w", name, ai, err)
 	}
 	lb, err := cb.h.LinkByName(bi)
 	if err != nil {
-		return fmt.Errorf("veth %s: read back %s: %w", r.Name, bi, err)
+		return fmt.Errorf("veth %s: read back %s: %w", name, bi, err)
 	}
 	s.learn(bn, bi, lb.Attrs().Index)
 	if err := markUp(cb.h, lb, alias); err != nil {
-		return fmt.Errorf("veth %s: mark %s: %w", r.Name, bi, err)
+		return fmt.Errorf("veth %s: mark %s: %w", name, bi, err)
 	}
 	return nil
+}
+
+// dropLink deletes a link this step has just created, best effort.
+func dropLink(h *netlink.Handle, ifname string) {
+	if l, err := h.LinkByName(ifname); err == nil {
+		_ = h.LinkDel(l)
+	}
 }
 
 // update sets the MTU of both ends, the MAC of an end whose a.mac or

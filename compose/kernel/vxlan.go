@@ -167,7 +167,7 @@ func (s *session) underlayConn(r compose.Resource) (*conn, error) {
 	return c, nil
 }
 
-func (vxlanDriver) create(s *session, r compose.Resource) error {
+func (vxlanDriver) create(s *session, r compose.Resource) (err error) {
 	vx, err := vxlanSpec(r)
 	if err != nil {
 		return err
@@ -196,6 +196,13 @@ func (vxlanDriver) create(s *session, r compose.Resource) error {
 	if err := src.h.LinkAdd(vx); err != nil {
 		return fmt.Errorf("vxlan %s: create: %w", r.Name, err)
 	}
+	defer func() {
+		if err != nil {
+			// No undo is recorded for a step that failed: the device just
+			// made goes now, or it would be in the way of every later run.
+			dropLink(dst.h, r.Name)
+		}
+	}()
 	l, err := dst.h.LinkByName(r.Name)
 	if err != nil {
 		return fmt.Errorf("vxlan %s: read back: %w", r.Name, err)

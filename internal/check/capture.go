@@ -153,4 +153,3 @@ func captureVerdict(s Spec, pass bool, reason string, sent, seen, frames int) (b
 	}
 	return pass, fmt.Sprintf("%s; %s saw none of them, as wanted (%d other frames)", reason, where, frames)
 }
-
