@@ -45,7 +45,7 @@ func (vlanDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) (
 	return out, nil
 }
 
-func (vlanDriver) create(s *session, r compose.Resource) error {
+func (vlanDriver) create(s *session, r compose.Resource) (err error) {
 	id, err := strconv.Atoi(r.Attrs["id"])
 	if err != nil || id < 1 || id > 4094 {
 		return fmt.Errorf("vlan %s: bad id %q", r.Name, r.Attrs["id"])
@@ -72,6 +72,13 @@ func (vlanDriver) create(s *session, r compose.Resource) error {
 	if err := h.LinkAdd(v); err != nil {
 		return fmt.Errorf("vlan %s: create over %s: %w", r.Name, r.Attrs["link"], err)
 	}
+	defer func() {
+		if err != nil {
+			// No undo is recorded for a step that failed: the device just
+			// made goes now, or it would be in the way of every later run.
+			dropLink(h, r.Name)
+		}
+	}()
 	l, err := h.LinkByName(r.Name)
 	if err != nil {
 		return fmt.Errorf("vlan %s: read back: %w", r.Name, err)
