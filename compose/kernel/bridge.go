@@ -1,12 +1,12 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net"
 	"strconv"
 
 	"github.com/netcompose/netcompose/compose"
+	"github.com/netcompose/netcompose/internal/rtnl"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -177,45 +177,7 @@ func bridgeSTP(s *session, node string, index int) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_ACK)
-	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
-	msg.Index = int32(index)
-	req.AddData(msg)
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: sock}
-	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
-	if err != nil {
-		return false, err
-	}
-	for _, m := range msgs {
-		attrs, err := nl.ParseRouteAttr(m[unix.SizeofIfInfomsg:])
-		if err != nil {
-			return false, err
-		}
-		for _, a := range attrs {
-			if a.Attr.Type != unix.IFLA_LINKINFO {
-				continue
-			}
-			infos, err := nl.ParseRouteAttr(a.Value)
-			if err != nil {
-				return false, err
-			}
-			for _, info := range infos {
-				if info.Attr.Type != nl.IFLA_INFO_DATA {
-					continue
-				}
-				data, err := nl.ParseRouteAttr(info.Value)
-				if err != nil {
-					return false, err
-				}
-				for _, d := range data {
-					if d.Attr.Type == nl.IFLA_BR_STP_STATE && len(d.Value) >= 4 {
-						return binary.NativeEndian.Uint32(d.Value) != 0, nil
-					}
-				}
-			}
-		}
-	}
-	return false, nil
+	return rtnl.BridgeSTP(sock, index)
 }
 
 // setBridgeVlanFiltering turns IFLA_BR_VLAN_FILTERING on or off by index

@@ -71,26 +71,12 @@ func (s *session) observe(ctx context.Context, desired []compose.Resource) ([]co
 	dumps := dumpNodes(rec, desired)
 	snaps := make([]*snapshot, len(nodes))
 	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range observeWorkers {
-		wg.Go(func() {
-			for i := range next {
-				snaps[i], errs[i] = s.snapshot(nodes[i], wantSysctl[nodes[i]])
-				if errs[i] == nil {
-					errs[i] = s.dumpKinds(snaps[i], dumps)
-				}
-			}
-		})
-	}
-	for i := range nodes {
-		if ctx.Err() != nil {
-			break
+	eachNode(ctx, len(nodes), func(i int) {
+		snaps[i], errs[i] = s.snapshot(nodes[i], wantSysctl[nodes[i]])
+		if errs[i] == nil {
+			errs[i] = s.dumpKinds(snaps[i], dumps)
 		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -112,6 +98,27 @@ func (s *session) observe(ctx context.Context, desired []compose.Resource) ([]co
 	}
 	compose.Sort(out)
 	return out, nil
+}
+
+// eachNode runs fn(0..n-1), observeWorkers at a time, until ctx ends.
+func eachNode(ctx context.Context, n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range observeWorkers {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // observeWorkers is how many namespaces are dumped at once. Dumps are

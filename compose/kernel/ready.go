@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/netcompose/netcompose/internal/netlinksafe"
@@ -82,26 +81,12 @@ func (s *session) waitReady(ctx context.Context, ends []compose.End, release boo
 	// to wait for is closed at once, so the open files stay few.
 	down := make([][]readyEnd, len(nodes))
 	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range observeWorkers {
-		wg.Go(func() {
-			for i := range next {
-				down[i], errs[i] = s.firstLook(nodes[i], byNode[nodes[i]])
-				if release && len(down[i]) == 0 {
-					s.release(nodes[i])
-				}
-			}
-		})
-	}
-	for i := range nodes {
-		if ctx.Err() != nil {
-			break
+	eachNode(ctx, len(nodes), func(i int) {
+		down[i], errs[i] = s.firstLook(nodes[i], byNode[nodes[i]])
+		if release && len(down[i]) == 0 {
+			s.release(nodes[i])
 		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/netcompose/netcompose/internal/netlinksafe"
 	"github.com/netcompose/netcompose/internal/nsrun"
+	"github.com/netcompose/netcompose/internal/rtnl"
 )
 
 // Read reads the namespaces of sources and, for comparison, the sysctls
@@ -172,7 +173,7 @@ func readRaw(st *NodeState, ns netns.NsHandle) error {
 		if _, ok := l.(*netlink.Bridge); !ok {
 			continue
 		}
-		on, err := bridgeSTP(sh, l.Attrs().Index)
+		on, err := rtnl.BridgeSTP(sh, l.Attrs().Index)
 		if err != nil {
 			return fmt.Errorf("bridge %s: stp: %w", l.Attrs().Name, err)
 		}
@@ -289,49 +290,6 @@ func prefix(v []byte, bits uint8) netip.Prefix {
 		return netip.Prefix{}
 	}
 	return netip.PrefixFrom(a.Unmap(), int(bits))
-}
-
-// bridgeSTP reads IFLA_BR_STP_STATE, which the netlink package does not.
-func bridgeSTP(sh *nl.SocketHandle, index int) (bool, error) {
-	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_ACK)
-	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
-	msg.Index = int32(index)
-	req.AddData(msg)
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: sh}
-	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
-	if err != nil {
-		return false, err
-	}
-	for _, m := range msgs {
-		attrs, err := nl.ParseRouteAttr(m[unix.SizeofIfInfomsg:])
-		if err != nil {
-			return false, err
-		}
-		for _, a := range attrs {
-			if a.Attr.Type != unix.IFLA_LINKINFO {
-				continue
-			}
-			infos, err := nl.ParseRouteAttr(a.Value)
-			if err != nil {
-				return false, err
-			}
-			for _, info := range infos {
-				if info.Attr.Type != nl.IFLA_INFO_DATA {
-					continue
-				}
-				data, err := nl.ParseRouteAttr(info.Value)
-				if err != nil {
-					return false, err
-				}
-				for _, d := range data {
-					if d.Attr.Type == nl.IFLA_BR_STP_STATE && len(d.Value) >= 4 {
-						return binary.NativeEndian.Uint32(d.Value) != 0, nil
-					}
-				}
-			}
-		}
-	}
-	return false, nil
 }
 
 // readFirewall lists the iptables and ip6tables rules of the namespace
