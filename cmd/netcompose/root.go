@@ -14,12 +14,14 @@ func newRootCmd() *cobra.Command {
 		Short: "Compose Linux network labs from a declarative file",
 		Long: `netcompose turns a PasteDeploy-style INI or YAML topology file into a running
 network lab on this Linux kernel: network namespaces as hosts, veth links,
-bridges, VXLAN overlays, ARP settings and static neighbours.
+bridges with VLANs and port groups, VXLAN overlays, routes, rules, ARP
+settings, link impairments, NFQUEUE pipelines and services inside the nodes.
 
   netcompose validate lab.ini    check the file, report every error
   netcompose diff lab.ini        show what apply would change
   netcompose apply lab.ini       converge the kernel to the file
   netcompose test lab.ini        run the lab's checks against it
+  netcompose status lab.ini      what runs, and what drifted from the file
   netcompose destroy lab.ini     remove every trace of the lab`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
