@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -416,25 +415,4 @@ func hasRoute(routes []map[string]any, dst, via, dev string) bool {
 		}
 	}
 	return false
-}
-
-func loadString(t *testing.T, ini string) *compose.Lab {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "lab.ini")
-	if err := os.WriteFile(path, []byte(ini), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	lab, err := compose.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lab
-}
-
-func mac(s string) net.HardwareAddr {
-	m, err := net.ParseMAC(s)
-	if err != nil {
-		panic(err)
-	}
-	return m
 }

@@ -99,7 +99,7 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 		}
 		journal = append(journal, u)
 		if i == lastNSDelete {
-			settle(ctx, p.Lab)
+			settle(ctx)
 		}
 		if st.Cascade {
 			res.Cascaded++

@@ -58,7 +58,7 @@ func (s *session) rollback(journal []undo, before *record, p compose.Plan, ae *A
 		errs = append(errs, err)
 	}
 	if created {
-		settle(context.Background(), s.lab)
+		settle(context.Background())
 	}
 	ae.Undone = len(journal)
 	ae.Rollback = errors.Join(errs...)

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/netcompose/netcompose/compose"
@@ -56,17 +57,8 @@ func (s *session) announceLink(node, ifname string, k compose.Kind, name string)
 // announceDump notes that kind is about to put objects in node that only
 // its own dump sees.
 func (s *session) announceDump(k compose.Kind, node string) error {
-	if s.inRun == nil || contains(s.rec.Dumps[k], node) {
+	if s.inRun == nil || slices.Contains(s.rec.Dumps[k], node) {
 		return nil
 	}
 	return s.inRun.journal.write("dump", string(k), node)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

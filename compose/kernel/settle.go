@@ -37,9 +37,9 @@ const settleTimeout = 2 * time.Minute
 
 // settle waits until the kernel has torn down the namespaces released so
 // far. Errors only end the wait early: nothing depends on it but timing.
-func settle(ctx context.Context, key string) error {
-	for i := range settleRounds {
-		if err := probe(ctx, key, i); err != nil {
+func settle(ctx context.Context) error {
+	for range settleRounds {
+		if err := probe(ctx); err != nil {
 			return err
 		}
 	}
@@ -49,7 +49,7 @@ func settle(ctx context.Context, key string) error {
 // probe is one round of settle. Its two namespaces are never mounted:
 // they live only as our file descriptors, so a process killed mid-probe
 // leaves nothing behind.
-func probe(ctx context.Context, _ string, _ int) error {
+func probe(ctx context.Context) error {
 	c := nsrun.NewCreator()
 	defer c.Close()
 	// P first: the creator's thread stays in the last namespace it made,

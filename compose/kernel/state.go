@@ -283,20 +283,6 @@ func (r *record) owns(node string) bool {
 	return ok && want == ino
 }
 
-// unproven lists the recorded nodes without an inode whose namespace
-// exists: the record claims them but cannot prove it, so they are left
-// alone (diff warns, apply refuses them as foreign, --adopt takes them).
-func (r *record) unproven() []string {
-	var out []string
-	for _, n := range r.Nodes {
-		if _, pinned := r.Inodes[n]; !pinned && namespaceExists(r.Lab, n) {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // prune forgets the nodes whose namespace is gone (deleted by hand, or by
 // a reboot) or is not the one the lab made: nothing of the lab is left
 // there, and a later create records the node afresh. Unproven entries
@@ -339,11 +325,6 @@ func (r *record) forgetSysctl(node, key string) {
 	if len(r.Sysctls[node]) == 0 {
 		delete(r.Sysctls, node)
 	}
-}
-
-// dumps lists the nodes where kind has put objects, sorted.
-func (r *record) dumps(kind compose.Kind) []string {
-	return slices.Sorted(slices.Values(r.Dumps[kind]))
 }
 
 func (r *record) addDump(kind compose.Kind, nodes ...string) {

@@ -264,15 +264,6 @@ func (s *Socket) Interfaces() []Interface {
 	return out
 }
 
-// Bound is the interface the socket captures on; false when it captures
-// every interface of its namespace.
-func (s *Socket) Bound() (Interface, bool) {
-	if s.bound == nil {
-		return Interface{}, false
-	}
-	return *s.bound, true
-}
-
 // Close releases the ring and the socket (leaving promiscuous mode) and
 // interrupts a ReadBatch that waits.
 func (s *Socket) Close() error {

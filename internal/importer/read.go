@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -326,18 +325,6 @@ func readFirewall(name string) (rules, notes []string) {
 		}
 	}
 	return rules, notes
-}
-
-var errNoLink = errors.New("no such link")
-
-// ifname is the name of link index in links.
-func ifname(links []netlink.Link, index int) (string, error) {
-	for _, l := range links {
-		if l.Attrs().Index == index {
-			return l.Attrs().Name, nil
-		}
-	}
-	return "", errNoLink
 }
 
 func isZeroMAC(hw net.HardwareAddr) bool {

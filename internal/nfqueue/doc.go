@@ -5,8 +5,8 @@
 //
 // Two halves, for two callers:
 //
-//   - Rules (Rule, RulesFor, ObserveRules, AddRule, DeleteRule,
-//     RemoveChain, Supported) are for the apply/diff/status driver. They run
+//   - Rules (Rule, RulesFor, ObserveRules, AddRule, DeleteRule, Supported;
+//     Tables.RemoveChain) are for the apply/diff/status driver. They run
 //     iptables inside the node's namespace and own only the rules carrying
 //     the comment netcompose:<lab>:<name>.
 //   - Start (with a Config from ConfigFrom) is the supervisor's component:

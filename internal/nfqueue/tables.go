@@ -50,11 +50,6 @@ func AddRule(nsPath string, r Rule) error { return DefaultTables.AddRule(nsPath,
 // goes too, with its jump.
 func DeleteRule(nsPath string, r Rule) error { return DefaultTables.DeleteRule(nsPath, r) }
 
-// RemoveChain removes everything lab put in the namespace: the jumps, the
-// lab's rules, then its chains. A chain holding rules netcompose did not
-// make is kept (and said so in the error).
-func RemoveChain(nsPath, lab string) error { return DefaultTables.RemoveChain(nsPath, lab) }
-
 var (
 	iptMu    sync.Mutex
 	iptCache = map[string]*iptables.IPTables{}

@@ -103,14 +103,6 @@ func Kinds() []string {
 	return slices.Sorted(maps.Keys(kinds))
 }
 
-// Keys lists the keys a kind reads, and whether the kind exists.
-func Keys(name string) ([]string, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	k, ok := kinds[name]
-	return slices.Clone(k.keys), ok
-}
-
 // New builds a filter of the named kind. Unknown kinds and keys are
 // errors, all of them named.
 func New(name string, args map[string]string, env Env) (Filter, error) {
