@@ -112,49 +112,71 @@ const defaultReadyTimeout = 5 * time.Second
 // Plan observes the kernel and the lab's processes and diffs them
 // against t: what Run would do first.
 func Plan(ctx context.Context, t Target, opt Options) (compose.Plan, error) {
-	desired, actual, err := observe(ctx, t, opt)
+	w, err := desiredOf(t)
 	if err != nil {
 		return compose.Plan{}, err
 	}
-	return compose.Diff(t.Key, desired, actual), nil
+	return planFor(ctx, t, opt, w)
+}
+
+// planFor is Plan with the target already lowered: a run lowers it once,
+// then plans as often as it looks again.
+func planFor(ctx context.Context, t Target, opt Options, w wanted) (compose.Plan, error) {
+	actual, err := observeActual(ctx, t, opt, w.resources)
+	if err != nil {
+		return compose.Plan{}, err
+	}
+	return compose.Diff(t.Key, w.resources, actual), nil
 }
 
 // observe returns what t wants and what the kernel and the lab's
 // processes hold now.
 func observe(ctx context.Context, t Target, opt Options) (desired, actual []compose.Resource, err error) {
-	desired, _, err = desiredOf(t)
+	w, err := desiredOf(t)
 	if err != nil {
 		return nil, nil, err
 	}
-	actual, err = kernel.Observe(ctx, t.Key, desired)
+	actual, err = observeActual(ctx, t, opt, w.resources)
+	return w.resources, actual, err
+}
+
+// observeActual is what the kernel and the lab's processes hold now;
+// desired names what is observed (sysctl keys, the processes' nodes).
+func observeActual(ctx context.Context, t Target, opt Options, desired []compose.Resource) ([]compose.Resource, error) {
+	actual, err := kernel.Observe(ctx, t.Key, desired)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if opt.Processes != nil {
 		held, err := opt.Processes.Observe(ctx, t.Key, desired)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		actual = append(actual, held...)
 		compose.Sort(actual)
 	}
-	return desired, actual, nil
+	return actual, nil
 }
 
-// desiredOf lowers the target to resources, the processes' among them,
-// and the processes as the supervisor takes them; the empty lab wants
-// nothing.
-func desiredOf(t Target) ([]compose.Resource, []supervisor.Spec, error) {
+// wanted is a target lowered: its resources, the processes' among them,
+// and the processes as the supervisor takes them.
+type wanted struct {
+	resources []compose.Resource
+	specs     []supervisor.Spec
+}
+
+// desiredOf lowers the target; the empty lab wants nothing.
+func desiredOf(t Target) (wanted, error) {
 	if t.Destroying() {
-		return nil, nil, nil
+		return wanted{}, nil
 	}
 	specs, held, err := Components(t.Lab)
 	if err != nil {
-		return nil, nil, err
+		return wanted{}, err
 	}
 	rs := append(t.Lab.Resources(), held...)
 	compose.Sort(rs)
-	return rs, specs, nil
+	return wanted{resources: rs, specs: specs}, nil
 }
 
 // Run converges the kernel and the lab's processes to t: lock, plan,
@@ -189,7 +211,11 @@ func run(ctx context.Context, t Target, opt Options, res *Result) error {
 	}
 	defer unlock()
 
-	p, err := Plan(ctx, t, opt)
+	w, err := desiredOf(t)
+	if err != nil {
+		return err
+	}
+	p, err := planFor(ctx, t, opt, w)
 	if err != nil {
 		return err
 	}
@@ -203,19 +229,15 @@ func run(ctx context.Context, t Target, opt Options, res *Result) error {
 		publish(ctx, opt, t.Key, "apply.finished", map[string]any{"added": res.Added, "changed": res.Changed,
 			"destroyed": res.Destroyed, "passes": res.Passes})
 	}()
-	_, specs, err := desiredOf(t)
-	if err != nil {
-		return err
-	}
 	// What a process holds goes before the kernel objects it holds: a
 	// socket of a consumer keeps its namespace alive. So processes to
 	// stop or restart stop first; new ones start once the kernel is there.
 	if opt.Processes != nil && (t.Destroying() || removesHeld(p)) {
-		if err := opt.Processes.Converge(ctx, t.Key, unchanged(specs, p)); err != nil {
+		if err := opt.Processes.Converge(ctx, t.Key, unchanged(w.specs, p)); err != nil {
 			return err
 		}
 	}
-	linked, err := applyPasses(ctx, t, opt, p, res)
+	linked, err := applyPasses(ctx, t, opt, w, p, res)
 	if err != nil {
 		return err
 	}
@@ -228,7 +250,7 @@ func run(ctx context.Context, t Target, opt Options, res *Result) error {
 		}
 	}
 	if opt.Processes != nil && !t.Destroying() {
-		return opt.Processes.Converge(ctx, t.Key, specs)
+		return opt.Processes.Converge(ctx, t.Key, w.specs)
 	}
 	return nil
 }
@@ -270,7 +292,7 @@ func planText(p compose.Plan) string {
 // applyPasses applies p, then looks again and applies what the kernel
 // took along, up to maxPasses. It returns the veth ends the passes made
 // or changed: only their carrier is worth waiting for.
-func applyPasses(ctx context.Context, t Target, opt Options, p compose.Plan, res *Result) ([]compose.End, error) {
+func applyPasses(ctx context.Context, t Target, opt Options, w wanted, p compose.Plan, res *Result) ([]compose.End, error) {
 	var linked []compose.End
 	for pass := 1; ; pass++ {
 		res.Passes = pass
@@ -297,7 +319,7 @@ func applyPasses(ctx context.Context, t Target, opt Options, p compose.Plan, res
 		// address of a subnet flushes the routes and neighbours through
 		// it; deleting a primary address can delete its secondaries).
 		var err error
-		if p, err = Plan(ctx, t, opt); err != nil {
+		if p, err = planFor(ctx, t, opt, w); err != nil {
 			return nil, err
 		}
 		if p.Empty() || onlyHeld(p) {
