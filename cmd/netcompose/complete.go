@@ -110,13 +110,13 @@ func completeHosts(cmd *cobra.Command, args []string, toComplete string) ([]cobr
 // completeLabs completes --lab with the labs applied on this machine, by
 // the names destroy --lab takes (LAB, or LAB@HOST for a host's slice).
 func completeLabs(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	labs, err := kernel.Labs()
+	keys, err := kernel.Keys()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var out []cobra.Completion
-	for _, l := range labs {
-		out = append(out, l.Name)
+	for _, k := range keys {
+		out = append(out, k)
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
 }

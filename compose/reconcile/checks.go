@@ -49,12 +49,11 @@ func (tr *CheckRun) appliedNodes(ctx context.Context) (map[string]kernel.NodeSta
 		}
 		return fmt.Errorf("lab %s is not applied (%s): run netcompose apply %s", tr.Lab.Name, why, tr.Path)
 	}
-	labs, err := kernel.Labs()
+	keys, err := kernel.Keys()
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(labs, func(l kernel.LabInfo) bool { return l.Name == tr.Key })
-	if i < 0 {
+	if !slices.Contains(keys, tr.Key) {
 		return nil, notApplied("no state record")
 	}
 	status, err := kernel.Inspect(ctx, tr.Key)
@@ -92,14 +91,14 @@ func (tr *CheckRun) withOtherSlices(ctx context.Context, nodes map[string]kernel
 	if tr.Host == "" {
 		return nodes, nil
 	}
-	labs, err := kernel.Labs()
+	keys, err := kernel.Keys()
 	if err != nil {
 		return nil, err
 	}
 	all := maps.Clone(nodes)
 	for _, h := range tr.Lab.Hosts {
 		key := compose.StateKey(tr.Lab.Name, h.Name)
-		if key == tr.Key || !slices.ContainsFunc(labs, func(l kernel.LabInfo) bool { return l.Name == key }) {
+		if key == tr.Key || !slices.Contains(keys, key) {
 			continue
 		}
 		status, err := kernel.Inspect(ctx, key)
