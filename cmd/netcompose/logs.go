@@ -22,11 +22,7 @@ func newLogsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
-			t, err := loadTarget(cmd.CommandPath(), args[0], host, args[1:]...)
-			if err != nil {
-				return err
-			}
-			dir, err := labdir.For(t.name)
+			dir, err := targetDir(cmd, args[0], host, args[1:]...)
 			if err != nil {
 				return err
 			}
@@ -47,7 +43,7 @@ func newLogsCmd() *cobra.Command {
 				}
 			})
 			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("lab %s has no logs on this machine (is it applied? netcompose apply%s %s)", t.name, hostFlag(host), args[0])
+				return fmt.Errorf("lab %s has no logs on this machine (is it applied? netcompose apply%s %s)", dir.Key, hostFlag(host), args[0])
 			}
 			return err
 		},
@@ -63,4 +59,15 @@ func hostFlag(host string) string {
 		return ""
 	}
 	return " --host " + host
+}
+
+// targetDir loads the lab in path (its slice for host) as every command
+// does, and returns its directory, where the supervisor's socket and logs
+// are: what logs and watch read.
+func targetDir(cmd *cobra.Command, path, host string, only ...string) (labdir.Dir, error) {
+	t, err := loadTarget(cmd.CommandPath(), path, host, only...)
+	if err != nil {
+		return labdir.Dir{}, err
+	}
+	return labdir.For(t.name)
 }

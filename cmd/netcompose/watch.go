@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netcompose/netcompose/internal/labdir"
 	"github.com/netcompose/netcompose/internal/supervisor"
 )
 
@@ -25,11 +24,7 @@ func newWatchCmd() *cobra.Command {
 			}
 			ctx, cancel := signalContext()
 			defer cancel()
-			t, err := loadTarget(cmd.CommandPath(), args[0], host, args[1:]...)
-			if err != nil {
-				return err
-			}
-			dir, err := labdir.For(t.name)
+			dir, err := targetDir(cmd, args[0], host, args[1:]...)
 			if err != nil {
 				return err
 			}
