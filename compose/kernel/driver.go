@@ -27,7 +27,7 @@ type driver interface {
 // objects (the record's Dumps) or wants some (desired).
 type dumper interface {
 	driver
-	dump(s *session, node string) (any, error)
+	dump(s *session, sn *snapshot) (any, error)
 }
 
 // dumpNodes lists, per dumping kind, the nodes to dump.
@@ -59,7 +59,7 @@ func (s *session) dumpKinds(sn *snapshot, dumps map[compose.Kind]map[string]bool
 		if !nodes[sn.node] {
 			continue
 		}
-		v, err := drivers[k].(dumper).dump(s, sn.node)
+		v, err := drivers[k].(dumper).dump(s, sn)
 		if err != nil {
 			return fmt.Errorf("netns %s: %s: %w", s.nsName(sn.node), k, err)
 		}

@@ -27,8 +27,8 @@ func (s *session) labName() string {
 }
 
 // dump reads the lab's queue rules in the node, both families.
-func (iptablesDriver) dump(s *session, node string) (any, error) {
-	return nfqueue.ObserveRules(namespacePath(s.lab, node), s.labName())
+func (iptablesDriver) dump(s *session, sn *snapshot) (any, error) {
+	return nfqueue.ObserveRules(namespacePath(s.lab, sn.node), s.labName())
 }
 
 func (iptablesDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) ([]compose.Resource, error) {

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/netcompose/netcompose/internal/labdir"
 	"os"
 	"time"
+
+	"github.com/netcompose/netcompose/internal/labdir"
 
 	"golang.org/x/sys/unix"
 )

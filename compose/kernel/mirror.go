@@ -43,12 +43,12 @@ type mirrorFilter struct {
 // dump reads the node's mirror filters: on every link with a clsact
 // qdisc, the filters of both directions that carry the lab's marks.
 // Observe asks only where the lab has or wants mirrors (dumper).
-func (mirrorDriver) dump(s *session, node string) (any, error) {
-	h, err := s.handle(node)
+func (mirrorDriver) dump(s *session, sn *snapshot) (any, error) {
+	h, err := s.handle(sn.node)
 	if err != nil {
 		return nil, err
 	}
-	qs, err := netlinksafe.Dump(func() ([]netlink.Qdisc, error) { return h.QdiscList(nil) })
+	qs, err := sn.qdiscList(s)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/internal/netlinksafe"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -30,12 +29,8 @@ var qdiscHandle = netlink.MakeHandle(1, 0)
 // has or wants qdiscs (dumper): a qdisc put by hand on a link of a node
 // where the lab has none is not seen, which keeps a no-op apply of a
 // large lab as cheap as it was.
-func (qdiscDriver) dump(s *session, node string) (any, error) {
-	h, err := s.handle(node)
-	if err != nil {
-		return nil, err
-	}
-	return netlinksafe.Dump(func() ([]netlink.Qdisc, error) { return h.QdiscList(nil) })
+func (qdiscDriver) dump(s *session, sn *snapshot) (any, error) {
+	return sn.qdiscList(s)
 }
 
 func (qdiscDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) ([]compose.Resource, error) {

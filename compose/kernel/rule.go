@@ -33,8 +33,8 @@ var ruleActionTypes = map[string]uint8{
 // dump reads the node's rules: a rule dump needs a socket of its own per
 // namespace (see ourRules), too dear for every node of a large lab that
 // has none, so Observe asks only where rules are or are wanted (dumper).
-func (ruleDriver) dump(s *session, node string) (any, error) {
-	return netlinksafe.Dump(func() ([]compose.Resource, error) { return ourRules(s, node) })
+func (ruleDriver) dump(s *session, sn *snapshot) (any, error) {
+	return netlinksafe.Dump(func() ([]compose.Resource, error) { return ourRules(s, sn.node) })
 }
 
 func (ruleDriver) observe(s *session, snaps []*snapshot, desired []compose.Resource) ([]compose.Resource, error) {

@@ -23,8 +23,9 @@ type snapshot struct {
 	sysctls map[string]string // key -> value, for the keys asked for
 	// ports are the bridges and bridge ports, by ifindex, with their
 	// flags and VLANs: only in a node where the lab has a bridge.
-	ports map[int]bridgeport.Port
-	dumps map[compose.Kind]any // what dumping kinds read here (dumper)
+	ports  map[int]bridgeport.Port
+	dumps  map[compose.Kind]any // what dumping kinds read here (dumper)
+	qdiscs []netlink.Qdisc      // read once, by qdiscList
 }
 
 // mark is the ownership mark of a link, from its alias.
@@ -83,6 +84,27 @@ func (s *session) snapshot(node string, sysctlKeys []string) (*snapshot, error) 
 		}
 	}
 	return snap, nil
+}
+
+// qdiscList dumps the node's qdiscs once per snapshot: the qdisc and the
+// mirror kinds both read them.
+func (sn *snapshot) qdiscList(s *session) ([]netlink.Qdisc, error) {
+	if sn.qdiscs != nil {
+		return sn.qdiscs, nil
+	}
+	h, err := s.handle(sn.node)
+	if err != nil {
+		return nil, err
+	}
+	qs, err := netlinksafe.Dump(func() ([]netlink.Qdisc, error) { return h.QdiscList(nil) })
+	if err != nil {
+		return nil, err
+	}
+	if qs == nil {
+		qs = []netlink.Qdisc{}
+	}
+	sn.qdiscs = qs
+	return qs, nil
 }
 
 // hasOwned reports whether the node holds a link of the lab of kind k.
