@@ -46,12 +46,9 @@ type undo struct {
 // of the lab also removes its state directory: destroy is applying the
 // empty lab. Apply does not lock: the caller holds Lock.
 func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, error) {
-	rec, err := loadRecord(p.Lab)
-	var bad *BadRecordError
-	if errors.As(err, &bad) && opt.Adopt {
-		// The user takes the lab's namespaces back: start a new record.
-		rec, err = freshRecord(p.Lab)
-	}
+	// Adopting, the user takes the lab's namespaces back from a record
+	// that cannot be read: start a new one.
+	rec, _, err := loadRecordOr(p.Lab, opt.Adopt)
 	if err != nil {
 		return nil, err
 	}

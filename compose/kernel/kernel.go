@@ -36,13 +36,9 @@ const RouteProtocol = 78
 // the typed graph's Resources produces, sorted with compose.Sort. Sysctls
 // are read for the keys named in desired and those in the state record.
 func Observe(ctx context.Context, lab string, desired []compose.Resource) ([]compose.Resource, error) {
-	rec, err := loadRecord(lab)
-	var bad *BadRecordError
-	if errors.As(err, &bad) {
-		// Plan as if nothing were the lab's: Obstacles and Apply say
-		// what is wrong with the record and how to recover.
-		rec, err = freshRecord(lab)
-	}
+	// A record that cannot be read: plan as if nothing were the lab's;
+	// Obstacles and Apply say what is wrong and how to recover.
+	rec, _, err := loadRecordOr(lab, true)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"errors"
 	"fmt"
 	"net"
 
@@ -47,14 +46,9 @@ func (e *RouteConflictError) Error() string {
 // (unless adopting) and routes of someone else's where the lab wants one.
 // Diff shows them in advance.
 func Obstacles(p compose.Plan, adopt bool) ([]error, error) {
-	rec, err := loadRecord(p.Lab)
-	var bad *BadRecordError
-	if errors.As(err, &bad) {
-		if adopt {
-			rec, err = freshRecord(p.Lab)
-		} else {
-			return []error{bad}, nil
-		}
+	rec, bad, err := loadRecordOr(p.Lab, adopt)
+	if bad != nil && !adopt {
+		return []error{bad}, nil
 	}
 	if err != nil {
 		return nil, err

@@ -118,6 +118,18 @@ func SetSupervisor(key string, p *Process) error {
 	return rec.save()
 }
 
+// loadRecordOr is loadRecord, except that a record that cannot be read
+// (BadRecordError) is replaced by an empty one when fresh is set; the bad
+// record is returned beside it, for the caller to report.
+func loadRecordOr(lab string, fresh bool) (*record, *BadRecordError, error) {
+	rec, err := loadRecord(lab)
+	var bad *BadRecordError
+	if errors.As(err, &bad) && fresh {
+		rec, err = freshRecord(lab)
+	}
+	return rec, bad, err
+}
+
 // freshRecord is an empty record for lab, whatever is on disk.
 func freshRecord(lab string) (*record, error) {
 	dir, err := labdir.For(lab)
@@ -134,11 +146,7 @@ func freshRecord(lab string) (*record, error) {
 // back after a lost or damaged state record, before destroy --adopt. It
 // returns the nodes it took. The caller holds Lock.
 func Adopt(key string, nodes []string) ([]string, error) {
-	rec, err := loadRecord(key)
-	var bad *BadRecordError
-	if errors.As(err, &bad) {
-		rec, err = freshRecord(key)
-	}
+	rec, _, err := loadRecordOr(key, true)
 	if err != nil {
 		return nil, err
 	}
