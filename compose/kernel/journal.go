@@ -112,26 +112,35 @@ func (r *record) recover() error {
 // write, a hand edit) is ignored: it can only ever prove ownership of what
 // matches it exactly.
 func (r *record) replay(f []string) {
-	if len(f) < 3 || compose.CheckName(f[1]) != nil && f[0] != "dump" {
-		return
+	// The node is the second word of ns and link lines, the third of dump
+	// lines; it becomes a path, so it passes the name rule first.
+	node := func(i int) (string, bool) {
+		return f[i], compose.CheckName(f[i]) == nil
 	}
 	switch {
-	case f[0] == "ns" && len(f) == 3:
+	case len(f) == 3 && f[0] == "ns":
+		n, ok := node(1)
 		ino, err := strconv.ParseUint(f[2], 10, 64)
-		if err != nil {
+		if !ok || err != nil {
 			return
 		}
-		r.announced = append(r.announced, f[1])
-		if got, ok := namespaceInode(r.Lab, f[1]); ok && got == ino {
-			r.claim(f[1], ino)
+		r.announced = append(r.announced, n)
+		if got, ok := namespaceInode(r.Lab, n); ok && got == ino {
+			r.claim(n, ino)
 		}
-	case f[0] == "link" && len(f) == 5:
+	case len(f) == 5 && f[0] == "link":
+		n, ok := node(1)
+		if !ok {
+			return
+		}
 		if r.pending == nil {
 			r.pending = map[compose.End]pendingLink{}
 		}
-		r.pending[compose.End{Node: f[1], Ifname: f[2]}] = pendingLink{compose.Kind(f[3]), f[4]}
-	case f[0] == "dump" && len(f) == 3 && compose.CheckName(f[2]) == nil:
-		r.addDump(compose.Kind(f[1]), f[2])
+		r.pending[compose.End{Node: n, Ifname: f[2]}] = pendingLink{compose.Kind(f[3]), f[4]}
+	case len(f) == 3 && f[0] == "dump":
+		if n, ok := node(2); ok {
+			r.addDump(compose.Kind(f[1]), n)
+		}
 	}
 }
 
