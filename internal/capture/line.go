@@ -5,9 +5,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 )
 
 // A Summarizer turns a frame into one line of text, in tcpdump's manner:
@@ -15,8 +12,8 @@ import (
 //	ARP request who-has 192.0.2.20 tell 192.0.2.10
 //	IP 10.0.0.1.40000 > 10.0.0.2.80: TCP [S] seq 1, ttl 64, length 74
 //
-// It decodes with gopacket's DecodingLayerParser into layers it keeps, so
-// a line costs no allocation per layer. Not safe for concurrent use.
+// It decodes the headers in place into values it keeps (headers.go), so a
+// line costs no allocation per header. Not safe for concurrent use.
 type Summarizer struct {
 	// Names are what MAC addresses are called, "firewall:cli", written
 	// after the address: who answered an ARP request at a glance.
@@ -25,95 +22,115 @@ type Summarizer struct {
 	// those without IP (as tcpdump -e).
 	Link bool
 
-	parser  *gopacket.DecodingLayerParser
 	inner   *Summarizer // for the frame inside a VXLAN packet
-	decoded []gopacket.LayerType
-	eth     layers.Ethernet
-	dot1q   layers.Dot1Q
-	arp     layers.ARP
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	tcp     layers.TCP
-	udp     layers.UDP
-	icmp4   layers.ICMPv4
-	icmp6   layers.ICMPv6
-	echo6   layers.ICMPv6Echo
-	ns6     layers.ICMPv6NeighborSolicitation
-	na6     layers.ICMPv6NeighborAdvertisement
-	vxlan   layers.VXLAN
-	payload gopacket.Payload
+	decoded []layer
+	eth     ethernet
+	arp     arp
+	ip4     ipv4
+	ip6     ipv6
+	tcp     tcp
+	udp     udp
+	icmp4   icmp
+	icmp6   icmpv6
+	echo6   echov6
+	nd6     neighbor // a solicitation or an advertisement
 	b       strings.Builder
-}
-
-func (s *Summarizer) init() {
-	if s.parser != nil {
-		return
-	}
-	s.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet,
-		&s.eth, &s.dot1q, &s.arp, &s.ip4, &s.ip6, &s.tcp, &s.udp,
-		&s.icmp4, &s.icmp6, &s.echo6, &s.ns6, &s.na6, &s.payload)
-	// A layer it has no decoder for ends the walk; what came before is
-	// still summarised.
-	s.parser.IgnoreUnsupported = true
 }
 
 // Summary is the line for an Ethernet frame of length bytes on the wire.
 func (s *Summarizer) Summary(data []byte, length int) string {
-	s.init()
 	s.b.Reset()
 	s.summary(data, length)
 	return s.b.String()
 }
 
+// decode reads data's headers, from Ethernet on, into s's values and
+// lists them in s.decoded. A header it does not read, or one that does not
+// check out, ends the walk; what came before is still summarised.
+func (s *Summarizer) decode(data []byte) {
+	s.decoded = s.decoded[:0]
+	for l := ethernetLayer; l != noLayer; {
+		next, ok := noLayer, false
+		switch l {
+		case ethernetLayer:
+			next, data, ok = s.eth.decode(data)
+		case dot1qLayer:
+			next, data, ok = decodeDot1Q(data)
+		case arpLayer:
+			next, data, ok = s.arp.decode(data)
+		case ipv4Layer:
+			next, data, ok = s.ip4.decode(data)
+		case ipv6Layer:
+			next, data, ok = s.ip6.decode(data)
+		case tcpLayer:
+			next, data, ok = s.tcp.decode(data)
+		case udpLayer:
+			next, data, ok = s.udp.decode(data)
+		case icmpLayer:
+			next, data, ok = s.icmp4.decode(data)
+		case icmpv6Layer:
+			next, data, ok = s.icmp6.decode(data)
+		case echov6Layer:
+			next, data, ok = s.echo6.decode(data)
+		case solicitationLayer, advertisementLayer:
+			next, data, ok = s.nd6.decode(data)
+		}
+		if !ok {
+			return
+		}
+		s.decoded = append(s.decoded, l)
+		l = next
+	}
+}
+
 func (s *Summarizer) summary(data []byte, length int) {
-	err := s.parser.DecodeLayers(data, &s.decoded)
+	s.decode(data)
 	if len(s.decoded) == 0 {
-		fmt.Fprintf(&s.b, "truncated frame (%d of %d bytes): %v", len(data), length, err)
+		// Only a frame shorter than an Ethernet header reads as nothing.
+		fmt.Fprintf(&s.b, "truncated frame (%d of %d bytes): Ethernet packet too small", len(data), length)
 		return
 	}
 	var ip, l4 string
 	var tail []string
 	for _, t := range s.decoded {
 		switch t {
-		case layers.LayerTypeARP:
+		case arpLayer:
 			s.link()
 			s.b.WriteString(s.arpText())
 			fmt.Fprintf(&s.b, ", length %d", length)
 			return
-		case layers.LayerTypeIPv4:
+		case ipv4Layer:
 			ip = "IP"
-			tail = append(tail, "ttl "+strconv.Itoa(int(s.ip4.TTL)))
-		case layers.LayerTypeIPv6:
+			tail = append(tail, "ttl "+strconv.Itoa(int(s.ip4.ttl)))
+		case ipv6Layer:
 			ip = "IP6"
-			tail = append(tail, "hlim "+strconv.Itoa(int(s.ip6.HopLimit)))
-		case layers.LayerTypeTCP:
-			l4 = "TCP " + tcpFlags(&s.tcp) + fmt.Sprintf(" seq %d", s.tcp.Seq)
-			if s.tcp.ACK {
-				l4 += fmt.Sprintf(" ack %d", s.tcp.Ack)
+			tail = append(tail, "hlim "+strconv.Itoa(int(s.ip6.hopLimit)))
+		case tcpLayer:
+			l4 = "TCP " + tcpFlags(&s.tcp) + fmt.Sprintf(" seq %d", s.tcp.seq)
+			if s.tcp.flags&tcpACK != 0 {
+				l4 += fmt.Sprintf(" ack %d", s.tcp.ack)
 			}
-			l4 += fmt.Sprintf(" win %d", s.tcp.Window)
-		case layers.LayerTypeUDP:
+			l4 += fmt.Sprintf(" win %d", s.tcp.window)
+		case udpLayer:
 			l4 = "UDP"
-		case layers.LayerTypeICMPv4:
+		case icmpLayer:
 			l4 = "ICMP " + icmp4Text(&s.icmp4)
-		case layers.LayerTypeICMPv6:
-			l4 = "ICMP6 " + s.icmp6.TypeCode.String()
-		case layers.LayerTypeICMPv6Echo:
-			l4 = fmt.Sprintf("ICMP6 %s, id %d, seq %d", echoWord(s.icmp6.TypeCode.Type() == layers.ICMPv6TypeEchoRequest), s.echo6.Identifier, s.echo6.SeqNumber)
-		case layers.LayerTypeICMPv6NeighborSolicitation:
-			l4 = "ICMP6 neighbor solicitation, who-has " + s.ns6.TargetAddress.String()
-		case layers.LayerTypeICMPv6NeighborAdvertisement:
-			l4 = "ICMP6 neighbor advertisement, " + s.na6.TargetAddress.String()
-			for _, o := range s.na6.Options {
-				if o.Type == layers.ICMPv6OptTargetAddress {
-					l4 += " is-at " + s.mac(net.HardwareAddr(o.Data))
-				}
+		case icmpv6Layer:
+			l4 = "ICMP6 " + icmpv6Name(s.icmp6.typ, s.icmp6.code)
+		case echov6Layer:
+			l4 = fmt.Sprintf("ICMP6 %s, id %d, seq %d", echoWord(s.icmp6.typ == icmpv6EchoRequest), s.echo6.id, s.echo6.seq)
+		case solicitationLayer:
+			l4 = "ICMP6 neighbor solicitation, who-has " + s.nd6.target.String()
+		case advertisementLayer:
+			l4 = "ICMP6 neighbor advertisement, " + s.nd6.target.String()
+			for hw := range s.nd6.targetLinkAddrs() {
+				l4 += " is-at " + s.mac(hw)
 			}
 		}
 	}
 	if ip == "" {
 		s.link()
-		fmt.Fprintf(&s.b, "ethertype %s (%#04x), length %d", s.eth.EthernetType, uint16(s.eth.EthernetType), length)
+		fmt.Fprintf(&s.b, "ethertype %s (%#04x), length %d", etherTypeName(s.eth.etherType), s.eth.etherType, length)
 		return
 	}
 	if s.Link {
@@ -135,25 +152,25 @@ func (s *Summarizer) summary(data []byte, length int) {
 // encapsulated adds the frame a VXLAN packet carries, decoded apart so
 // that its layers do not overwrite the outer ones.
 func (s *Summarizer) encapsulated() {
-	if !s.has(layers.LayerTypeUDP) || !vxlanPorts[s.udp.DstPort] {
+	// VXLAN's IANA port and Linux's older default
+	if !s.has(udpLayer) || s.udp.dport != 4789 && s.udp.dport != 8472 {
 		return
 	}
-	if s.vxlan.DecodeFromBytes(s.udp.Payload, gopacket.NilDecodeFeedback) != nil {
+	vx := s.udp.payload
+	if len(vx) < 8 { // flags, reserved, VNI, reserved
 		return
 	}
 	if s.inner == nil {
 		s.inner = &Summarizer{Names: s.Names, Link: true}
 	}
-	inner := s.vxlan.Payload
-	fmt.Fprintf(&s.b, ": VXLAN vni %d: %s", s.vxlan.VNI, s.inner.Summary(inner, len(inner)))
+	vni := uint32(vx[4])<<16 | uint32(vx[5])<<8 | uint32(vx[6])
+	inner := vx[8:]
+	fmt.Fprintf(&s.b, ": VXLAN vni %d: %s", vni, s.inner.Summary(inner, len(inner)))
 }
-
-// vxlanPorts are VXLAN's IANA port and Linux's older default.
-var vxlanPorts = map[layers.UDPPort]bool{4789: true, 8472: true}
 
 // link writes "SRC > DST, " of the Ethernet header.
 func (s *Summarizer) link() {
-	fmt.Fprintf(&s.b, "%s > %s, ", s.mac(s.eth.SrcMAC), s.mac(s.eth.DstMAC))
+	fmt.Fprintf(&s.b, "%s > %s, ", s.mac(s.eth.src), s.mac(s.eth.dst))
 }
 
 // mac is a MAC address with the name it has in the lab, if any.
@@ -167,47 +184,47 @@ func (s *Summarizer) mac(hw net.HardwareAddr) string {
 
 func (s *Summarizer) arpText() string {
 	a := &s.arp
-	spa, tpa := net.IP(a.SourceProtAddress).String(), net.IP(a.DstProtAddress).String()
-	switch a.Operation {
-	case layers.ARPRequest:
+	spa, tpa := a.spa.String(), a.tpa.String()
+	switch a.op {
+	case arpRequest:
 		if spa == tpa {
 			return "ARP announcement " + spa
 		}
 		return "ARP request who-has " + tpa + " tell " + spa
-	case layers.ARPReply:
-		return "ARP reply " + spa + " is-at " + s.mac(a.SourceHwAddress)
+	case arpReply:
+		return "ARP reply " + spa + " is-at " + s.mac(a.sha)
 	}
-	return fmt.Sprintf("ARP op %d %s > %s", a.Operation, spa, tpa)
+	return fmt.Sprintf("ARP op %d %s > %s", a.op, spa, tpa)
 }
 
 // addrs are the source and destination, with ports for TCP and UDP
 // (tcpdump's "10.0.0.1.80").
 func (s *Summarizer) addrs() (string, string) {
 	var src, dst string
-	if s.has(layers.LayerTypeIPv6) {
-		src, dst = s.ip6.SrcIP.String(), s.ip6.DstIP.String()
+	if s.has(ipv6Layer) {
+		src, dst = s.ip6.src.String(), s.ip6.dst.String()
 	} else {
-		src, dst = s.ip4.SrcIP.String(), s.ip4.DstIP.String()
+		src, dst = s.ip4.src.String(), s.ip4.dst.String()
 	}
 	switch {
-	case s.has(layers.LayerTypeTCP):
-		src += "." + strconv.Itoa(int(s.tcp.SrcPort))
-		dst += "." + strconv.Itoa(int(s.tcp.DstPort))
-	case s.has(layers.LayerTypeUDP):
-		src += "." + strconv.Itoa(int(s.udp.SrcPort))
-		dst += "." + strconv.Itoa(int(s.udp.DstPort))
+	case s.has(tcpLayer):
+		src += "." + strconv.Itoa(int(s.tcp.sport))
+		dst += "." + strconv.Itoa(int(s.tcp.dport))
+	case s.has(udpLayer):
+		src += "." + strconv.Itoa(int(s.udp.sport))
+		dst += "." + strconv.Itoa(int(s.udp.dport))
 	}
 	return src, dst
 }
 
 func (s *Summarizer) nextProto() string {
-	if s.has(layers.LayerTypeIPv6) {
-		return s.ip6.NextHeader.String()
+	if s.has(ipv6Layer) {
+		return ipProtocolName(s.ip6.next)
 	}
-	return s.ip4.Protocol.String()
+	return ipProtocolName(s.ip4.proto)
 }
 
-func (s *Summarizer) has(t gopacket.LayerType) bool {
+func (s *Summarizer) has(t layer) bool {
 	for _, d := range s.decoded {
 		if d == t {
 			return true
@@ -216,25 +233,25 @@ func (s *Summarizer) has(t gopacket.LayerType) bool {
 	return false
 }
 
-func tcpFlags(t *layers.TCP) string {
+func tcpFlags(t *tcp) string {
 	f := "["
 	for _, x := range []struct {
-		on bool
-		c  string
-	}{{t.SYN, "S"}, {t.FIN, "F"}, {t.RST, "R"}, {t.PSH, "P"}, {t.URG, "U"}, {t.ACK, "."}} {
-		if x.on {
+		flag uint8
+		c    string
+	}{{tcpSYN, "S"}, {tcpFIN, "F"}, {tcpRST, "R"}, {tcpPSH, "P"}, {tcpURG, "U"}, {tcpACK, "."}} {
+		if t.flags&x.flag != 0 {
 			f += x.c
 		}
 	}
 	return f + "]"
 }
 
-func icmp4Text(i *layers.ICMPv4) string {
-	switch i.TypeCode.Type() {
-	case layers.ICMPv4TypeEchoRequest, layers.ICMPv4TypeEchoReply:
-		return fmt.Sprintf("%s, id %d, seq %d", echoWord(i.TypeCode.Type() == layers.ICMPv4TypeEchoRequest), i.Id, i.Seq)
+func icmp4Text(i *icmp) string {
+	switch i.typ {
+	case icmpEchoRequest, icmpEchoReply:
+		return fmt.Sprintf("%s, id %d, seq %d", echoWord(i.typ == icmpEchoRequest), i.id, i.seq)
 	}
-	return i.TypeCode.String()
+	return icmpName(i.typ, i.code)
 }
 
 func echoWord(request bool) string {

@@ -2,12 +2,10 @@ package capture
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"io"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
+	"runtime"
 )
 
 // A Writer records packets. Writes are buffered: Flush after each batch
@@ -21,43 +19,75 @@ type Writer interface {
 // ring is 128 KiB, so one batch is one or two writes.
 const writeBuffer = 256 << 10
 
+// The pcap and pcapng formats, as far as the writers use them: little
+// endian, as the files gopacket's pcapgo wrote before them (the tests
+// hold the two to the same bytes).
+const (
+	pcapMagic        = 0xa1b2c3d4 // microsecond timestamps
+	linkTypeEthernet = 1
+	linkTypeRaw      = 101 // an IP header first
+
+	blockSection   = 0x0a0d0d0a
+	blockInterface = 1
+	blockPacket    = 6 // enhanced packet block
+
+	optEnd         = 0
+	optHardware    = 2 // shb_hardware
+	optOS          = 3 // shb_os
+	optApplication = 4 // shb_userappl
+	optIfName      = 2 // if_name
+	optIfTSResol   = 9 // if_tsresol
+	optIfOS        = 12
+)
+
+var le = binary.LittleEndian
+
 // pcapWriter writes the classic pcap format (microsecond timestamps,
 // Ethernet link type) that every tool reads: tcpdump -r, Wireshark,
 // tshark.
 type pcapWriter struct {
-	bw *bufio.Writer
-	w  *pcapgo.Writer
+	bw  *bufio.Writer
+	hdr [16]byte
 }
 
 // NewPcap writes a pcap file header to w and returns a writer of
 // Ethernet frames of at most snaplen bytes.
 func NewPcap(w io.Writer, snaplen int) (Writer, error) {
 	bw := bufio.NewWriterSize(w, writeBuffer)
-	pw := pcapgo.NewWriter(bw)
-	if err := pw.WriteFileHeader(uint32(snaplen), layers.LinkTypeEthernet); err != nil {
-		return nil, err
-	}
+	var h [24]byte
+	le.PutUint32(h[0:], pcapMagic)
+	le.PutUint16(h[4:], 2) // version 2.4
+	le.PutUint16(h[6:], 4)
+	// 8:16, time zone and timestamp accuracy, are 0.
+	le.PutUint32(h[16:], uint32(snaplen))
+	le.PutUint32(h[20:], linkTypeEthernet)
+	bw.Write(h[:])
 	// The header goes out at once: a reader at the end of a pipe
 	// (wireshark -k -i -) waits for it before it shows anything.
-	return &pcapWriter{bw: bw, w: pw}, bw.Flush()
+	return &pcapWriter{bw: bw}, bw.Flush()
 }
 
 func (w *pcapWriter) WritePacket(p *Packet) error {
-	return w.w.WritePacket(captureInfo(p, 0), p.Data)
+	le.PutUint32(w.hdr[0:], uint32(p.Time.Unix()))
+	le.PutUint32(w.hdr[4:], uint32(p.Time.Nanosecond()/1000))
+	le.PutUint32(w.hdr[8:], uint32(len(p.Data)))
+	le.PutUint32(w.hdr[12:], uint32(max(p.Length, len(p.Data))))
+	w.bw.Write(w.hdr[:])
+	// A bufio.Writer keeps its first error: the last write has it.
+	_, err := w.bw.Write(p.Data)
+	return err
 }
 
 func (w *pcapWriter) Flush() error { return w.bw.Flush() }
 
-func captureInfo(p *Packet, iface int) gopacket.CaptureInfo {
-	return gopacket.CaptureInfo{Timestamp: p.Time, CaptureLength: len(p.Data), Length: max(p.Length, len(p.Data)), InterfaceIndex: iface}
-}
-
 // pcapngWriter writes pcapng, whose interface blocks keep each packet's
 // interface by name: the format for a capture of a whole node.
 type pcapngWriter struct {
-	w       *pcapgo.NgWriter
-	snaplen int
-	ids     map[int]int // ifindex -> interface block
+	bw         *bufio.Writer
+	snaplen    int
+	ids        map[int]int // ifindex -> interface block
+	interfaces int         // blocks written
+	hdr        [28]byte
 }
 
 // NewPcapng writes a pcapng section with one interface block for each of
@@ -66,39 +96,68 @@ func NewPcapng(w io.Writer, snaplen int, ifaces []Interface) (Writer, error) {
 	if len(ifaces) == 0 {
 		return nil, fmt.Errorf("capture: pcapng: no interface")
 	}
-	opts := pcapgo.DefaultNgWriterOptions
-	opts.SectionInfo.Application = "netcompose capture"
-	nw := &pcapngWriter{snaplen: snaplen, ids: map[int]int{}}
-	var err error
-	if nw.w, err = pcapgo.NewNgWriterInterface(w, nw.ngInterface(ifaces[0]), opts); err != nil {
-		return nil, err
+	nw := &pcapngWriter{bw: bufio.NewWriterSize(w, writeBuffer), snaplen: snaplen, ids: map[int]int{}}
+	// The section: byte order magic, version 1.0, length unknown (-1).
+	b := le.AppendUint32(nil, 0x1a2b3c4d)
+	b = le.AppendUint16(b, 1)
+	b = le.AppendUint16(b, 0)
+	b = le.AppendUint64(b, ^uint64(0))
+	b = appendOption(b, optApplication, "netcompose capture")
+	b = appendOption(b, optHardware, runtime.GOARCH)
+	b = appendOption(b, optOS, runtime.GOOS)
+	// Errors stay in bw, for Flush.
+	nw.writeBlock(blockSection, le.AppendUint32(b, optEnd))
+	for _, i := range ifaces {
+		nw.add(i)
 	}
-	nw.ids[ifaces[0].Index] = 0
-	for _, i := range ifaces[1:] {
-		if err := nw.add(i); err != nil {
-			return nil, err
-		}
-	}
-	return nw, nw.w.Flush()
+	// Out at once, as NewPcap's header.
+	return nw, nw.bw.Flush()
 }
 
-func (w *pcapngWriter) ngInterface(i Interface) pcapgo.NgInterface {
-	lt := layers.LinkTypeEthernet
+// add writes an interface block for i.
+func (w *pcapngWriter) add(i Interface) error {
+	lt := linkTypeEthernet
 	if !i.Ethernet {
 		// AF_PACKET gives the frames of links without a link-layer
 		// header (tun, IP tunnels) from the IP header on.
-		lt = layers.LinkTypeRaw
+		lt = linkTypeRaw
 	}
-	return pcapgo.NgInterface{Name: i.Name, LinkType: lt, SnapLength: uint32(w.snaplen), OS: "linux"}
+	b := le.AppendUint16(nil, uint16(lt))
+	b = le.AppendUint16(b, 0) // reserved
+	b = le.AppendUint32(b, uint32(w.snaplen))
+	if i.Name != "" {
+		b = appendOption(b, optIfName, i.Name)
+	}
+	b = appendOption(b, optIfOS, "linux")
+	b = appendOption(b, optIfTSResol, "\x09") // nanoseconds, as timestamps are written
+	w.ids[i.Index] = w.interfaces
+	w.interfaces++
+	return w.writeBlock(blockInterface, le.AppendUint32(b, optEnd))
 }
 
-func (w *pcapngWriter) add(i Interface) error {
-	id, err := w.w.AddInterface(w.ngInterface(i))
-	if err != nil {
-		return err
-	}
-	w.ids[i.Index] = id
-	return nil
+// appendOption appends a pcapng option to b, padded to 32 bits.
+func appendOption(b []byte, code uint16, v string) []byte {
+	b = le.AppendUint16(b, code)
+	b = le.AppendUint16(b, uint16(len(v)))
+	b = append(b, v...)
+	return append(b, make([]byte, pad4(len(v)))...)
+}
+
+// pad4 is how many bytes pad n to a multiple of 4.
+func pad4(n int) int { return -n & 3 }
+
+// writeBlock writes a pcapng block of type typ around body, whose length
+// is a multiple of 4.
+func (w *pcapngWriter) writeBlock(typ uint32, body []byte) error {
+	n := uint32(12 + len(body))
+	le.PutUint32(w.hdr[0:], typ)
+	le.PutUint32(w.hdr[4:], n)
+	w.bw.Write(w.hdr[:8])
+	w.bw.Write(body)
+	le.PutUint32(w.hdr[0:], n)
+	// A bufio.Writer keeps its first error: the last write has it.
+	_, err := w.bw.Write(w.hdr[:4])
+	return err
 }
 
 func (w *pcapngWriter) WritePacket(p *Packet) error {
@@ -109,10 +168,25 @@ func (w *pcapngWriter) WritePacket(p *Packet) error {
 		}
 		id = w.ids[p.Ifindex]
 	}
-	return w.w.WritePacket(captureInfo(p, id), p.Data)
+	pad := pad4(len(p.Data))
+	n := uint32(32 + len(p.Data) + pad)
+	ts := p.Time.UnixNano()
+	le.PutUint32(w.hdr[0:], blockPacket)
+	le.PutUint32(w.hdr[4:], n)
+	le.PutUint32(w.hdr[8:], uint32(id))
+	le.PutUint32(w.hdr[12:], uint32(ts>>32))
+	le.PutUint32(w.hdr[16:], uint32(ts))
+	le.PutUint32(w.hdr[20:], uint32(len(p.Data)))
+	le.PutUint32(w.hdr[24:], uint32(max(p.Length, len(p.Data))))
+	w.bw.Write(w.hdr[:28])
+	w.bw.Write(p.Data)
+	var tail [7]byte // padding, then the length again
+	le.PutUint32(tail[3:], n)
+	_, err := w.bw.Write(tail[3-pad:])
+	return err
 }
 
-func (w *pcapngWriter) Flush() error { return w.w.Flush() }
+func (w *pcapngWriter) Flush() error { return w.bw.Flush() }
 
 // TextOptions say what a line shows.
 type TextOptions struct {

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"testing"
@@ -119,6 +120,61 @@ func TestDecodeNotIP(t *testing.T) {
 		var p Packet
 		if err := NewDecoder().Decode(data, &p); err == nil {
 			t.Errorf("Decode(% x) = nil error, want one", data)
+		}
+	}
+}
+
+// The corners of Decode that filters see, spelled out: gopacket's reading,
+// which TestDecodeMatchesGopacket holds Decoder to.
+func TestDecodeCorners(t *testing.T) {
+	type got struct {
+		Protocol  uint8
+		Src       string
+		Transport bool
+		Payload   string
+	}
+	udp4 := ip4(ProtoUDP, nil, udpDgram('q')...)
+	tests := []struct {
+		name string
+		data []byte
+		want got
+	}{
+		{"ethernet padding is no payload", append(bytes.Clone(udp4), 0, 0, 0, 0),
+			got{ProtoUDP, "192.0.2.1", true, "q"}},
+		{"a first fragment's ports are not read", with(ip4(ProtoTCP, nil, tcpSeg(nil, 'x')...), 6, 0x20, 0),
+			got{ProtoTCP, "192.0.2.1", false, ""}},
+		{"ip in ip gives the inner header", ip4(protoIPIP, nil, with(udp4, 12, 10, 0, 0, 1)...),
+			got{ProtoUDP, "10.0.0.1", true, "q"}},
+		{"hop-by-hop options: protocol 0, the transport read", ip6(0, ext(ProtoUDP, []byte{1, 4, 0, 0, 0, 0}, udpDgram('q')...)...),
+			got{0, "2001:db8::1", true, "q"}},
+		{"a routing header: its number, no transport", ip6(43, ext(ProtoUDP, make([]byte, 6), udpDgram('q')...)...),
+			got{43, "2001:db8::1", false, ""}},
+		{"icmpv6 shorter than 8 bytes: no transport", ip6(ProtoICMPv6, 128, 0, 0, 0, 0, 1, 0),
+			got{ProtoICMPv6, "2001:db8::1", false, ""}},
+		{"a bad tcp option: no transport", ip4(ProtoTCP, nil, tcpSeg([]byte{1, 1, 5, 1}, 'x')...),
+			got{ProtoTCP, "192.0.2.1", false, ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p Packet
+			if err := NewDecoder().Decode(tt.data, &p); err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, got{p.Protocol, p.Src.String(), p.Transport, string(p.Payload)}); d != "" {
+				t.Errorf("decoded (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// Decode allocates nothing, whatever it is given: the queue decodes every
+// packet.
+func TestDecodeAllocatesNothing(t *testing.T) {
+	d := NewDecoder()
+	var p Packet
+	for _, c := range craftedPackets() {
+		if n := testing.AllocsPerRun(100, func() { d.Decode(c.data, &p) }); n != 0 {
+			t.Errorf("%s: %v allocations, want 0", c.name, n)
 		}
 	}
 }
