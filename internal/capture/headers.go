@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"iter"
 	"net"
+
+	"github.com/netcompose/netcompose/internal/hdr"
 )
 
 // The headers a Summarizer reads, each decoded in place into a value it
@@ -11,11 +13,12 @@ import (
 // gopacket cost every netcompose process milliseconds of package
 // initialisation, and the tests hold the two to the same lines.
 //
-// A decode checks its header and, if it holds, returns the header after
-// it and its payload. One shorter than its fixed part writes nothing; one
-// that fails a later check has written its fields already, as gopacket's
-// did: the line of IP in IP whose inner header is broken shows the inner
-// addresses.
+// A decode checks its header (IP, TCP and UDP by the rules of package
+// hdr, which the nfqueue filters' Decoder reads by too) and, if it holds,
+// returns the header after it and its payload. One shorter than its fixed
+// part writes nothing; one that fails a later check has written its
+// fields already, as gopacket's did: the line of IP in IP whose inner
+// header is broken shows the inner addresses.
 
 // layer is a header a Summarizer reads.
 type layer uint8
@@ -54,20 +57,21 @@ func etherLayer(t uint16) layer {
 }
 
 // ipLayer is the header an IP protocol number announces, in IPv4 or IPv6
-// alike.
+// alike (gopacket went by the number alone: ICMPv6 in IPv4 is read, and
+// IP in IP of the other version).
 func ipLayer(proto uint8) layer {
 	switch proto {
-	case 1:
+	case hdr.ProtoICMP:
 		return icmpLayer
-	case 4, 94: // IP in IP, and KA9Q's number for it
+	case hdr.ProtoIPIP, hdr.ProtoIPIPOld:
 		return ipv4Layer
-	case 6:
+	case hdr.ProtoTCP:
 		return tcpLayer
-	case 17:
+	case hdr.ProtoUDP:
 		return udpLayer
-	case 41:
+	case hdr.ProtoIPv6:
 		return ipv6Layer
-	case 58:
+	case hdr.ProtoICMPv6:
 		return icmpv6Layer
 	}
 	return noLayer
@@ -135,58 +139,23 @@ type ipv4 struct {
 	src, dst   net.IP
 }
 
-// decode reads an IPv4 header; its payload ends at the total length,
-// which may be less than data (Ethernet padding) or more (a frame cut at
-// the snaplen).
+// decode reads an IPv4 header; its payload ends at the total length (see
+// hdr.IPv4).
 func (h *ipv4) decode(data []byte) (layer, []byte, bool) {
-	if len(data) < 20 {
+	if len(data) < hdr.IPv4Len {
 		return noLayer, nil, false
 	}
 	h.ttl, h.proto = data[8], data[9]
 	h.src, h.dst = data[12:16], data[16:20]
-	hlen := int(data[0]&0x0f) * 4
-	length := int(binary.BigEndian.Uint16(data[2:4]))
-	if length == 0 {
-		// TCP segmentation offload leaves it 0: the packet is all of data.
-		length = len(data)
-	}
-	if length < 20 || hlen < 20 || hlen > length {
+	payload, fragment, ok := hdr.IPv4(data)
+	if !ok {
 		return noLayer, nil, false
 	}
-	if len(data) > length {
-		data = data[:length]
-	} else if hlen > len(data) {
-		return noLayer, nil, false
+	if fragment {
+		// Its transport header, if it is the first, is not read either.
+		return noLayer, payload, true
 	}
-	if !ipv4OptionsOK(data[20:hlen]) {
-		return noLayer, nil, false
-	}
-	if frag := binary.BigEndian.Uint16(data[6:8]); frag&0x3fff != 0 {
-		// More fragments, or an offset: only the first fragment has the
-		// transport header, and it is not read either.
-		return noLayer, data[hlen:], true
-	}
-	return ipLayer(h.proto), data[hlen:], true
-}
-
-// ipv4OptionsOK says whether the options of an IPv4 header are well
-// formed: each fits, and each but End of List and No Operation is longer
-// than its type and length bytes.
-func ipv4OptionsOK(opts []byte) bool {
-	for len(opts) > 0 {
-		switch opts[0] {
-		case 0: // end of list
-			return true
-		case 1: // no operation
-			opts = opts[1:]
-		default:
-			if len(opts) < 2 || len(opts) < int(opts[1]) || opts[1] <= 2 {
-				return false
-			}
-			opts = opts[opts[1]:]
-		}
-	}
-	return true
+	return ipLayer(h.proto), payload, true
 }
 
 type ipv6 struct {
@@ -194,89 +163,20 @@ type ipv6 struct {
 	src, dst       net.IP
 }
 
-// decode reads an IPv6 header and hop-by-hop options after it, as one:
-// the header after the options is read, next stays 0. Other extension
-// headers end the walk.
+// decode reads an IPv6 header and hop-by-hop options after it, as one
+// (see hdr.IPv6): the header after the options is read, next stays 0.
+// Other extension headers end the walk.
 func (h *ipv6) decode(data []byte) (layer, []byte, bool) {
-	if len(data) < 40 {
+	if len(data) < hdr.IPv6Len {
 		return noLayer, nil, false
 	}
 	h.next, h.hopLimit = data[6], data[7]
 	h.src, h.dst = data[8:24], data[24:40]
-	length := int(binary.BigEndian.Uint16(data[4:6]))
-	proto, payload := h.next, data[40:]
-	if proto == 0 { // hop-by-hop options
-		hbh, ok := readHopByHop(payload)
-		if !ok {
-			return noLayer, nil, false
-		}
-		proto = hbh.next
-		switch {
-		case hbh.jumbo != 0 && length == 0:
-			// A jumbogram (RFC 2675), whose length counts the hop-by-hop
-			// header. The payload is cut to it from the start of that
-			// header, not after it: gopacket's reading, kept.
-			if uint64(hbh.jumbo) < uint64(len(payload)) {
-				payload = payload[:hbh.jumbo]
-			}
-			return ipLayer(proto), payload, true
-		case hbh.jumbo != 0 || length == 0:
-			return noLayer, nil, false
-		}
-		payload = payload[hbh.len:]
-	}
-	if length == 0 {
+	next, payload, ok := hdr.IPv6(data)
+	if !ok {
 		return noLayer, nil, false
 	}
-	return ipLayer(proto), payload[:min(length, len(payload))], true
-}
-
-// hopByHop is what an IPv6 decode needs of a hop-by-hop options header.
-type hopByHop struct {
-	next  uint8  // the Next Header after it
-	len   int    // in bytes
-	jumbo uint32 // a Jumbo Payload option's length, or 0
-}
-
-// readHopByHop reads a hop-by-hop options header: every option must fit
-// in data (a Pad1 must have a byte after it), and a Jumbo Payload option
-// must hold a length over 65535.
-func readHopByHop(data []byte) (hopByHop, bool) {
-	if len(data) < 2 {
-		return hopByHop{}, false
-	}
-	h := hopByHop{next: data[0], len: int(data[1])*8 + 8}
-	if len(data) < h.len {
-		return hopByHop{}, false
-	}
-	var jumbo []byte
-	for off := 2; off < h.len; {
-		opt := data[off:]
-		if len(opt) < 2 {
-			return hopByHop{}, false
-		}
-		if opt[0] == 0 { // Pad1
-			off++
-			continue
-		}
-		n := int(opt[1]) + 2
-		if len(opt) < n {
-			return hopByHop{}, false
-		}
-		if opt[0] == 0xc2 && jumbo == nil { // Jumbo Payload
-			jumbo = opt[2:n]
-		}
-		off += n
-	}
-	if jumbo != nil {
-		if len(jumbo) != 4 {
-			return hopByHop{}, false
-		}
-		if h.jumbo = binary.BigEndian.Uint32(jumbo); h.jumbo <= 0xffff {
-			return hopByHop{}, false
-		}
-	}
-	return h, true
+	return ipLayer(next), payload, true
 }
 
 // TCP flags, in the header's 14th byte.
@@ -296,10 +196,10 @@ type tcp struct {
 	window       uint16
 }
 
-// decode reads a TCP header: its data offset and options must fit.
-// What comes after it is not read.
+// decode reads a TCP header (see hdr.TCP). What comes after it is not
+// read.
 func (t *tcp) decode(data []byte) (layer, []byte, bool) {
-	if len(data) < 20 {
+	if len(data) < hdr.TCPLen {
 		return noLayer, nil, false
 	}
 	t.sport = binary.BigEndian.Uint16(data[0:2])
@@ -308,31 +208,11 @@ func (t *tcp) decode(data []byte) (layer, []byte, bool) {
 	t.ack = binary.BigEndian.Uint32(data[8:12])
 	t.flags = data[13]
 	t.window = binary.BigEndian.Uint16(data[14:16])
-	off := int(data[12]>>4) * 4
-	if off < 20 || off > len(data) || !tcpOptionsOK(data[20:off]) {
+	payload, ok := hdr.TCP(data)
+	if !ok {
 		return noLayer, nil, false
 	}
-	return noLayer, data[off:], true
-}
-
-// tcpOptionsOK says whether the options of a TCP header are well formed:
-// each fits, and each but End of List and No Operation counts at least
-// its type and length bytes.
-func tcpOptionsOK(opts []byte) bool {
-	for len(opts) > 0 {
-		switch opts[0] {
-		case 0: // end of list
-			return true
-		case 1: // no operation
-			opts = opts[1:]
-		default:
-			if len(opts) < 2 || opts[1] < 2 || int(opts[1]) > len(opts) {
-				return false
-			}
-			opts = opts[opts[1]:]
-		}
-	}
-	return true
+	return noLayer, payload, true
 }
 
 type udp struct {
@@ -340,23 +220,19 @@ type udp struct {
 	payload      []byte
 }
 
-// decode reads a UDP header. Its length cuts the payload short of data,
-// or is 0 (a jumbogram's) and does not. What comes after it is not read
-// (but for VXLAN, see Summarizer.encapsulated).
+// decode reads a UDP header (see hdr.UDP). What comes after it is not
+// read (but for VXLAN, see Summarizer.encapsulated).
 func (u *udp) decode(data []byte) (layer, []byte, bool) {
-	if len(data) < 8 {
+	if len(data) < hdr.UDPLen {
 		return noLayer, nil, false
 	}
 	u.sport = binary.BigEndian.Uint16(data[0:2])
 	u.dport = binary.BigEndian.Uint16(data[2:4])
-	switch length := int(binary.BigEndian.Uint16(data[4:6])); {
-	case length >= 8:
-		u.payload = data[8:min(length, len(data))]
-	case length == 0:
-		u.payload = data[8:]
-	default:
+	payload, ok := hdr.UDP(data)
+	if !ok {
 		return noLayer, nil, false
 	}
+	u.payload = payload
 	return noLayer, u.payload, true
 }
 
@@ -366,13 +242,13 @@ type icmp struct {
 }
 
 func (i *icmp) decode(data []byte) (layer, []byte, bool) {
-	if len(data) < 8 {
+	if len(data) < hdr.ICMPLen {
 		return noLayer, nil, false
 	}
 	i.typ, i.code = data[0], data[1]
 	i.id = binary.BigEndian.Uint16(data[4:6])
 	i.seq = binary.BigEndian.Uint16(data[6:8])
-	return noLayer, data[8:], true
+	return noLayer, data[hdr.ICMPLen:], true
 }
 
 // ICMPv6 types whose messages lines show.

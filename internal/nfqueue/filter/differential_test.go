@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/netcompose/netcompose/internal/hdr"
 )
 
 // decoded is what a Decode gave, comparable: the payload by its place in
@@ -175,12 +176,12 @@ func craftedPackets() []struct {
 		{"ipv4 don't fragment", with(tcp4, 6, 0x40, 0)},
 		{"ipv4 evil bit", with(tcp4, 6, 0x80, 0)},
 		{"version 5", with(udp4, 0, 0x55)},
-		{"ip in ip", ip4(protoIPIP, nil, with(udp4, 12, 10, 0, 0, 1)...)},
-		{"ip in ip, old number", ip4(protoIPIPOld, nil, with(udp4, 12, 10, 0, 0, 1)...)},
-		{"ip in ip, inner header malformed", ip4(protoIPIP, nil, with(with(udp4, 12, 10, 0, 0, 1), 0, 0x44)...)},
-		{"ip in ip, inner header ipv6", ip4(protoIPIP, nil, udp6...)},
-		{"ip in ip, inner header short", ip4(protoIPIP, nil, udp4[:19]...)},
-		{"ipv6 in ipv4", ip4(protoIPv6, nil, udp6...)},
+		{"ip in ip", ip4(hdr.ProtoIPIP, nil, with(udp4, 12, 10, 0, 0, 1)...)},
+		{"ip in ip, old number", ip4(hdr.ProtoIPIPOld, nil, with(udp4, 12, 10, 0, 0, 1)...)},
+		{"ip in ip, inner header malformed", ip4(hdr.ProtoIPIP, nil, with(with(udp4, 12, 10, 0, 0, 1), 0, 0x44)...)},
+		{"ip in ip, inner header ipv6", ip4(hdr.ProtoIPIP, nil, udp6...)},
+		{"ip in ip, inner header short", ip4(hdr.ProtoIPIP, nil, udp4[:19]...)},
+		{"ipv6 in ipv4", ip4(hdr.ProtoIPv6, nil, udp6...)},
 		{"ipv6 udp", udp6},
 		{"ipv6 tcp", ip6(ProtoTCP, tcpSeg(nil, text...)...)},
 		{"ipv6 icmpv6", ip6(ProtoICMPv6, icmpMsg(128, 'p', 'i', 'n', 'g')...)},
@@ -192,9 +193,9 @@ func craftedPackets() []struct {
 		{"ipv6 payload length under the data", append(bytes.Clone(udp6), 1, 2, 3)},
 		{"ipv6 header only", ip6(59)},
 		{"ipv6 no next header", ip6(59, 1, 2, 3)},
-		{"ipv6 in ipv6", ip6(protoIPv6, with(udp6, 8, 0xfe, 0x80)...)},
-		{"ipv6 in ipv6, inner header malformed", ip6(protoIPv6, with(with(udp6, 8, 0xfe, 0x80), 4, 0, 0)...)},
-		{"ipv4 in ipv6", ip6(protoIPIP, udp4...)},
+		{"ipv6 in ipv6", ip6(hdr.ProtoIPv6, with(udp6, 8, 0xfe, 0x80)...)},
+		{"ipv6 in ipv6, inner header malformed", ip6(hdr.ProtoIPv6, with(with(udp6, 8, 0xfe, 0x80), 4, 0, 0)...)},
+		{"ipv4 in ipv6", ip6(hdr.ProtoIPIP, udp4...)},
 		{"hop-by-hop then udp", hbhUDP},
 		{"hop-by-hop with pad1", ip6(0, ext(ProtoUDP, []byte{0, 0, 0, 0, 0, 0}, udpDgram('q')...)...)},
 		{"hop-by-hop router alert then icmpv6 (mld)", ip6(0, ext(ProtoICMPv6, []byte{5, 2, 0, 0, 1, 0}, icmpMsg(143, make([]byte, 20)...)...)...)},

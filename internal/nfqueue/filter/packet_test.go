@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"github.com/netcompose/netcompose/internal/hdr"
 )
 
 // spec describes a test packet; build serialises it with gopacket.
@@ -143,7 +144,7 @@ func TestDecodeCorners(t *testing.T) {
 			got{ProtoUDP, "192.0.2.1", true, "q"}},
 		{"a first fragment's ports are not read", with(ip4(ProtoTCP, nil, tcpSeg(nil, 'x')...), 6, 0x20, 0),
 			got{ProtoTCP, "192.0.2.1", false, ""}},
-		{"ip in ip gives the inner header", ip4(protoIPIP, nil, with(udp4, 12, 10, 0, 0, 1)...),
+		{"ip in ip gives the inner header", ip4(hdr.ProtoIPIP, nil, with(udp4, 12, 10, 0, 0, 1)...),
 			got{ProtoUDP, "10.0.0.1", true, "q"}},
 		{"hop-by-hop options: protocol 0, the transport read", ip6(0, ext(ProtoUDP, []byte{1, 4, 0, 0, 0, 0}, udpDgram('q')...)...),
 			got{0, "2001:db8::1", true, "q"}},
