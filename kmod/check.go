@@ -27,6 +27,10 @@ type Checker struct {
 	// ConfigFiles are kernel configs (.gz means gzip); the first that
 	// exists is read.
 	ConfigFiles []string
+	// ConfigCache, if set, is a file that keeps the config read for the
+	// boot BootID, so that later checks of that boot need not read it
+	// again. "" (or no BootID) caches nothing.
+	ConfigCache, BootID string
 	// SysModule is /sys/module. "" skips it.
 	SysModule string
 	// Load loads a module with parameters. nil never loads.
@@ -145,7 +149,7 @@ func (s *session) need(n Need) NeedResult {
 		return nr
 	}
 	if n.Config != "" {
-		switch v := s.facts.config[n.Config]; v {
+		switch v := s.facts.config.get(n.Config); v {
 		case "y":
 			nr.Found = Config
 			return nr

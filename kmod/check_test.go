@@ -321,3 +321,47 @@ func TestCancelledContextStopsProbes(t *testing.T) {
 		t.Errorf("probes ran after cancel: %q", got.Probes)
 	}
 }
+
+// TestKconfigGet: an option is found only at the start of a line and
+// whole, on the first line and on a last one without a newline too.
+func TestKconfigGet(t *testing.T) {
+	c := kconfig("CONFIG_A=y\n# CONFIG_VETH is not set\nCONFIG_VETH2=m\nXCONFIG_B=y\n# comment CONFIG_C=y\nCONFIG_S=\"a=b\"\nCONFIG_LAST=m")
+	for opt, want := range map[string]string{
+		"CONFIG_A":     "y",
+		"CONFIG_VETH":  "n", // not CONFIG_VETH2's m
+		"CONFIG_VETH2": "m",
+		"CONFIG_B":     "", // only inside another word
+		"CONFIG_C":     "", // only inside a comment
+		"CONFIG_S":     `"a=b"`,
+		"CONFIG_LAST":  "m",
+		"CONFIG_NONE":  "",
+	} {
+		if got := c.get(opt); got != want {
+			t.Errorf("get(%s) = %q, want %q", opt, got, want)
+		}
+	}
+}
+
+// TestConfigCache: the config read once is kept for the boot: a later
+// check of that boot finds it in the cache (the file it came from gone),
+// and a cache of another boot is not believed.
+func TestConfigCache(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "config-6.0.0")
+	must(t, os.WriteFile(plain, []byte("CONFIG_VETH=y\n"), 0o644))
+	cache := filepath.Join(dir, "kernel-config")
+	c := &Checker{ConfigFiles: []string{plain}, ConfigCache: cache, BootID: "boot-1"}
+	want := []row{{"veth", true, "config", []string{"CONFIG_VETH (veth)"}}}
+	if d := cmp.Diff(want, rows(c.Check(context.Background(), []string{"veth"}, nil))); d != "" {
+		t.Fatalf("first check (-want +got):\n%s", d)
+	}
+	must(t, os.Remove(plain))
+	rep := c.Check(context.Background(), []string{"veth"}, nil)
+	if d := cmp.Diff(want, rows(rep)); d != "" || rep.ConfigFrom != plain {
+		t.Errorf("check from the cache: from %q, (-want +got):\n%s", rep.ConfigFrom, d)
+	}
+	c.BootID = "boot-2"
+	if rep := c.Check(context.Background(), []string{"veth"}, nil); rep.ConfigFrom != "" || rep.Err() == nil {
+		t.Errorf("a cache of another boot was believed: from %q, err %v", rep.ConfigFrom, rep.Err())
+	}
+}

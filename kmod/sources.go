@@ -1,7 +1,6 @@
 package kmod
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -15,25 +14,28 @@ import (
 
 // facts is what the files say about the running kernel, read once per Check.
 type facts struct {
-	builtin    map[string]bool   // module names from modules.builtin
-	config     map[string]string // CONFIG_X -> "y", "m" or "n"
-	configFrom string            // the config file that was read, "" if none
-	notes      []string          // files that could not be read (other than not existing)
+	builtin    map[string]bool // module names from modules.builtin
+	config     kconfig         // the kernel config's text
+	configFrom string          // the config file that was read, "" if none
+	notes      []string        // files that could not be read (other than not existing)
 }
 
 // readFacts reads modules.builtin and the first kernel config that exists.
 // A missing file is normal (this is why there is a probe); a file that
 // exists but cannot be read is noted for the report.
 func (c *Checker) readFacts() facts {
-	f := facts{builtin: map[string]bool{}, config: map[string]string{}}
+	f := facts{builtin: map[string]bool{}}
 	if c.ModulesDir != "" {
 		p := filepath.Join(c.ModulesDir, "modules.builtin")
 		if err := readBuiltin(p, f.builtin); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			f.notes = append(f.notes, fmt.Sprintf("%s: %v", p, err))
 		}
 	}
+	if f.config, f.configFrom = c.cachedConfig(); f.config != nil {
+		return f
+	}
 	for _, p := range c.ConfigFiles {
-		err := readConfig(p, f.config)
+		config, err := readConfig(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -41,10 +43,51 @@ func (c *Checker) readFacts() facts {
 			f.notes = append(f.notes, fmt.Sprintf("%s: %v", p, err))
 			continue
 		}
-		f.configFrom = p
+		f.config, f.configFrom = config, p
+		c.cacheConfig(config, p)
 		break
 	}
 	return f
+}
+
+// The config cache (Checker.ConfigCache) is the config's text after a
+// header line that names the boot and the file it came from: a kernel's
+// config cannot change before the next boot, and /proc/config.gz costs
+// half a millisecond of gunzip on every apply that changes something.
+const cacheHeader = "# netcompose: kernel config of boot %s from %s\n"
+
+// cachedConfig returns the cached config and where it came from, if the
+// cache is of this boot.
+func (c *Checker) cachedConfig() (kconfig, string) {
+	if c.ConfigCache == "" || c.BootID == "" {
+		return nil, ""
+	}
+	b, err := os.ReadFile(c.ConfigCache)
+	if err != nil {
+		return nil, ""
+	}
+	head, rest, ok := bytes.Cut(b, []byte("\n"))
+	var boot, from string
+	if !ok {
+		return nil, ""
+	}
+	if n, _ := fmt.Sscanf(string(head)+"\n", cacheHeader, &boot, &from); n != 2 || boot != c.BootID {
+		return nil, ""
+	}
+	return kconfig(rest), from
+}
+
+// cacheConfig writes the cache, best effort: without it the next check
+// reads the config again.
+func (c *Checker) cacheConfig(config kconfig, from string) {
+	if c.ConfigCache == "" || c.BootID == "" || strings.ContainsAny(from, " \n") {
+		return
+	}
+	tmp := c.ConfigCache + ".tmp"
+	b := append([]byte(fmt.Sprintf(cacheHeader, c.BootID, from)), config...)
+	if os.WriteFile(tmp, b, 0o644) != nil || os.Rename(tmp, c.ConfigCache) != nil {
+		os.Remove(tmp)
+	}
 }
 
 // readBuiltin reads modules.builtin: one path per line,
@@ -65,40 +108,64 @@ func readBuiltin(path string, into map[string]bool) error {
 }
 
 // readConfig reads a kernel config (gzip-compressed when the name ends in
-// .gz, as /proc/config.gz): "CONFIG_X=y", "CONFIG_X=m" and
-// "# CONFIG_X is not set" (recorded as "n").
-func readConfig(path string, into map[string]string) error {
+// .gz, as /proc/config.gz).
+func readConfig(path string) (kconfig, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer fh.Close()
 	var r io.Reader = fh
 	if strings.HasSuffix(path, ".gz") {
 		zr, err := gzip.NewReader(fh)
 		if err != nil {
-			return fmt.Errorf("gunzip: %w", err)
+			return nil, fmt.Errorf("gunzip: %w", err)
 		}
 		defer zr.Close()
 		r = zr
 	}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if k, ok := bytes.CutPrefix(line, []byte("# ")); ok {
-			if name, ok := bytes.CutSuffix(k, []byte(" is not set")); ok {
-				into[string(name)] = "n"
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	return kconfig(b), nil
+}
+
+// kconfig is a kernel config's text. A check asks for a handful of its
+// thousands of options, so each is looked up when asked for rather than
+// all parsed (which cost twice the gunzip, on every apply).
+type kconfig []byte
+
+// get is the option's value: "y", "m", "n" for "# CONFIG_X is not set",
+// or "" when the config does not mention it.
+func (c kconfig) get(opt string) string {
+	if v, ok := c.line(opt + "="); ok {
+		return v
+	}
+	if _, ok := c.line("# " + opt + " is not set"); ok {
+		return "n"
+	}
+	return ""
+}
+
+// line finds the line that starts with prefix and returns the rest of it.
+func (c kconfig) line(prefix string) (string, bool) {
+	for i := 0; i < len(c); {
+		j := bytes.Index(c[i:], []byte(prefix))
+		if j < 0 {
+			return "", false
+		}
+		j += i
+		if j == 0 || c[j-1] == '\n' {
+			rest := c[j+len(prefix):]
+			if end := bytes.IndexByte(rest, '\n'); end >= 0 {
+				rest = rest[:end]
 			}
-			continue
+			return string(bytes.TrimRight(rest, "\r")), true
 		}
-		if k, v, ok := bytes.Cut(line, []byte("=")); ok && bytes.HasPrefix(k, []byte("CONFIG_")) {
-			into[string(k)] = string(v)
-		}
+		i = j + 1
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read: %w", err)
-	}
-	return nil
+	return "", false
 }
 
 // sysfsState says what /sys/module/NAME shows: "loaded" for a loaded

@@ -3,7 +3,9 @@ package kmod
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	pkmod "github.com/pmorjan/kmod"
@@ -21,12 +23,24 @@ func System() *Checker {
 		Load:        (&loader{}).load,
 		Probe:       Probe,
 	}
+	// netcompose's own directory, on a tmpfs that a reboot empties. Only
+	// a directory that exists is used: a check makes no directory.
+	if st, err := os.Stat(configCacheDir); err == nil && st.IsDir() {
+		if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
+			c.ConfigCache, c.BootID = filepath.Join(configCacheDir, "kernel-config"), strings.TrimSpace(string(b))
+		}
+	}
 	if rel != "" {
 		c.ModulesDir = filepath.Join("/lib/modules", rel)
 		c.ConfigFiles = append(c.ConfigFiles, "/boot/config-"+rel)
 	}
 	return c
 }
+
+// configCacheDir is where System caches the kernel config: the root of
+// netcompose's state (labdir.Root), whose entries that are not
+// directories are never taken for labs.
+const configCacheDir = "/run/netcompose"
 
 func release() string {
 	var u unix.Utsname
