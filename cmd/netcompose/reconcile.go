@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,17 +77,14 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 // preflight checks that the kernel has every feature the lab needs, before
-// anything changes.
-// Optional modules that are missing are only noted.
-func preflight(ctx context.Context, w io.Writer, lab *compose.Lab) error {
+// anything changes (reconcile.Options.Preflight). Optional modules that
+// are missing are only noted.
+func preflight(ctx context.Context, lab *compose.Lab) ([]string, error) {
 	if lab == nil {
-		return nil
+		return nil, nil
 	}
 	r := kmod.Check(ctx, lab.Features(), kmodModules(lab))
-	for _, warn := range r.Warnings() {
-		fmt.Fprintf(w, "note: %s\n", warn)
-	}
-	return r.Err()
+	return r.Warnings(), r.Err()
 }
 
 // lock takes the lab's lock, saying so when it has to wait.
@@ -117,7 +115,18 @@ func processes() reconcile.Processes {
 	return &reconcile.Supervisor{Exe: exe}
 }
 
-func writePlan(w io.Writer, p compose.Plan, format string, color bool) error {
+func writePlan(out io.Writer, p compose.Plan, format string, color bool) error {
+	// One write for the plan, not one per line: a plan of a thousand
+	// nodes has thousands of lines.
+	w := bufio.NewWriter(out)
+	err := writePlanTo(w, p, format, color)
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func writePlanTo(w io.Writer, p compose.Plan, format string, color bool) error {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
@@ -198,9 +207,6 @@ func newApplyCmd() *cobra.Command {
 			if err := reconcile.CheckUnderlay(t.reconcileTarget(), underlayNS); err != nil {
 				return err
 			}
-			if err := preflight(ctx, cmd.ErrOrStderr(), t.lab); err != nil {
-				return err
-			}
 			if adopt && !dryRun {
 				// Take the namespaces back first, so the plan sees what
 				// is in them (the lab's marked links) instead of
@@ -209,7 +215,9 @@ func newApplyCmd() *cobra.Command {
 					return err
 				}
 			}
-			if err := converge(ctx, cmd, t, pf, dryRun, reconcile.Options{Adopt: adopt, UnderlayNetns: underlayNS}); err != nil || !runTests || dryRun {
+			opt := reconcile.Options{Adopt: adopt, UnderlayNetns: underlayNS,
+				Preflight: func(ctx context.Context) ([]string, error) { return preflight(ctx, t.lab) }}
+			if err := converge(ctx, cmd, t, pf, dryRun, opt); err != nil || !runTests || dryRun {
 				return err
 			}
 			// --test: the lab's checks decide the exit code, after a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/netcompose/netcompose/compose"
 )
@@ -20,12 +21,22 @@ type ApplyOptions struct {
 	UnderlayNetns string
 	// Progress, if set, is called after each step.
 	Progress func(done, total int, s compose.Step)
+	// Ready, if set, are veth ends to wait for (as WaitReady does, for at
+	// most ReadyTimeout) once the plan is applied, in Apply's own
+	// session: its connections are open and it knows the new links'
+	// indexes, where WaitReady would open every namespace again.
+	Ready        []compose.End
+	ReadyTimeout time.Duration
 }
 
 // Result says what Apply did.
 type Result struct {
 	Steps    int // steps run against the kernel
 	Cascaded int // deletes that happened with their parent
+	// NotReady are the ends of ApplyOptions.Ready still down when the
+	// wait ended; ReadyErr is why the wait could not be done.
+	NotReady []compose.End
+	ReadyErr error
 }
 
 // undo is one entry of the journal: how to reverse a step that ran.
@@ -107,7 +118,15 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 			opt.Progress(i+1, len(steps), st)
 		}
 	}
-	return res, s.finish()
+	if err := s.finish(); err != nil {
+		return res, err
+	}
+	if len(opt.Ready) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, opt.ReadyTimeout)
+		defer cancel()
+		res.NotReady, res.ReadyErr = s.waitReady(wctx, opt.Ready, false)
+	}
+	return res, nil
 }
 
 // finish writes the record, or removes the lab's files when it owns

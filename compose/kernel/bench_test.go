@@ -124,20 +124,19 @@ func BenchmarkStar(b *testing.B) {
 // observe, diff, apply, and wait until the veth ends it made carry
 // traffic.
 func usableApply(b *testing.B, lab string, desired []compose.Resource) {
-	p, err := converge(lab, desired, ApplyOptions{})
+	ctx := context.Background()
+	actual, err := Observe(ctx, lab, desired)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var ends []compose.End
-	for _, c := range p.Changes {
-		if c.After != nil && c.After.Kind == compose.KindVeth {
-			ends = append(ends, c.After.Ends()...)
-		}
+	p := compose.Diff(lab, desired, actual)
+	// As package reconcile does for a fresh lab: wait in Apply's session.
+	res, err := Apply(ctx, p, ApplyOptions{Ready: vethEnds(p), ReadyTimeout: 5 * time.Second})
+	if err != nil {
+		b.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if down, err := WaitReady(ctx, lab, ends); err != nil || len(down) > 0 {
-		b.Fatalf("not usable: %v %v", EndsText(down), err)
+	if res.ReadyErr != nil || len(res.NotReady) > 0 {
+		b.Fatalf("not usable: %v %v", EndsText(res.NotReady), res.ReadyErr)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/netcompose/netcompose/compose"
-	"github.com/netcompose/netcompose/internal/netlinksafe"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -26,15 +25,7 @@ func (brfdbDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) 
 		if !sn.hasOwned(compose.KindBridge) {
 			continue
 		}
-		h, err := s.handle(sn.node)
-		if err != nil {
-			return nil, err
-		}
-		fdb, err := netlinksafe.Dump(func() ([]netlink.Neigh, error) { return h.NeighList(0, unix.AF_BRIDGE) })
-		if err != nil {
-			return nil, fmt.Errorf("netns %s: bridge fdb: %w", s.nsName(sn.node), err)
-		}
-		for _, n := range fdb {
+		for _, n := range sn.fdb {
 			m, ok := sn.owned[n.MasterIndex]
 			if !ok || m.kind != compose.KindBridge || n.LinkIndex == n.MasterIndex || n.State != netlink.NUD_NOARP {
 				continue

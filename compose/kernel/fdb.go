@@ -5,8 +5,6 @@ import (
 	"net"
 	"strings"
 
-	"github.com/netcompose/netcompose/internal/netlinksafe"
-
 	"github.com/netcompose/netcompose/compose"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -29,15 +27,7 @@ func (fdbDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) ([
 			if m.kind != compose.KindVxlan || !ok {
 				continue
 			}
-			h, err := s.handle(sn.node)
-			if err != nil {
-				return nil, err
-			}
-			fdb, err := netlinksafe.Dump(func() ([]netlink.Neigh, error) { return h.NeighList(idx, unix.AF_BRIDGE) })
-			if err != nil {
-				return nil, fmt.Errorf("vxlan %s in %s: fdb: %w", vx.Name, sn.node, err)
-			}
-			for _, n := range fdb {
+			for _, n := range sn.fdb {
 				if n.LinkIndex != idx || n.IP == nil || n.HardwareAddr.String() != zeroMAC.String() {
 					continue
 				}

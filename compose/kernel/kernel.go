@@ -43,6 +43,7 @@ func Observe(ctx context.Context, lab string, desired []compose.Resource) ([]com
 		return nil, err
 	}
 	s := newSession(lab, rec)
+	s.lookOnly = true
 	defer s.close()
 	return s.observe(ctx, desired)
 }
@@ -71,6 +72,10 @@ func (s *session) observe(ctx context.Context, desired []compose.Resource) ([]co
 		snaps[i], errs[i] = s.snapshot(nodes[i], wantSysctl[nodes[i]])
 		if errs[i] == nil {
 			errs[i] = s.dumpKinds(snaps[i], dumps)
+		}
+		if s.lookOnly {
+			// Closing takes as long as a dump: in parallel, here.
+			s.release(nodes[i])
 		}
 	})
 	if err := ctx.Err(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/netcompose/netcompose/compose"
+	"github.com/netcompose/netcompose/internal/netlinksafe"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -14,10 +15,28 @@ import (
 // lab's links; Name is "ifname/IP", attr mac in lower case.
 type neighDriver struct{}
 
+// dump reads the node's neighbours. The kernel keeps one neighbour table
+// for every namespace and a dump walks all of it, so dumping each node
+// would make Observe quadratic in the namespaces on the machine: Observe
+// asks only in the nodes where the lab has or wants static entries
+// (dumper). A static entry made by hand in another node is not the lab's
+// business.
+func (neighDriver) dump(s *session, sn *snapshot) (any, error) {
+	if len(sn.owned) == 0 {
+		return []netlink.Neigh(nil), nil // the lab's are only on its links
+	}
+	h, err := s.handle(sn.node)
+	if err != nil {
+		return nil, err
+	}
+	return netlinksafe.Dump(func() ([]netlink.Neigh, error) { return h.NeighList(0, netlink.FAMILY_ALL) })
+}
+
 func (neighDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) ([]compose.Resource, error) {
 	var out []compose.Resource
 	for _, sn := range snaps {
-		for _, n := range sn.neighs {
+		neighs, _ := sn.dumps[compose.KindNeigh].([]netlink.Neigh)
+		for _, n := range neighs {
 			if n.Family != unix.AF_INET && n.Family != unix.AF_INET6 {
 				continue // bridge FDB entries come in the same dump
 			}
@@ -66,10 +85,14 @@ func (d neighDriver) create(s *session, r compose.Resource) error {
 	if err != nil {
 		return err
 	}
+	if err := s.announceDump(compose.KindNeigh, r.Node); err != nil {
+		return err
+	}
 	// NeighSet replaces a dynamic entry the kernel may already hold.
 	if err := h.NeighSet(n); err != nil {
 		return fmt.Errorf("neigh %s in %s: set: %w", r.Name, r.Node, err)
 	}
+	s.rec.addDump(compose.KindNeigh, r.Node)
 	return nil
 }
 

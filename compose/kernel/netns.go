@@ -6,6 +6,7 @@ import (
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/internal/nsrun"
+	"github.com/vishvananda/netlink"
 )
 
 // netnsDriver manages the namespace <lab>-<node> of each node, and the
@@ -47,7 +48,7 @@ func (netnsDriver) create(s *session, r compose.Resource) error {
 		return err
 	}
 	s.rec.pin(r.Node)
-	if err := setLo(s, r.Node, true); err != nil {
+	if err := freshLoUp(s, r.Node); err != nil {
 		// The step failed after the namespace was made: no undo will be
 		// recorded for it, so take it away here (it is ours: just made).
 		s.forget(r.Node)
@@ -66,6 +67,24 @@ func (netnsDriver) update(s *session, before, after compose.Resource) error {
 		return setLo(s, after.Node, v == "true")
 	}
 	return nil
+}
+
+// loopbackIndex is lo's ifindex in every namespace (LOOPBACK_IFINDEX):
+// the first device a namespace gets.
+const loopbackIndex = 1
+
+// freshLoUp brings up lo of a namespace just made, by its index: lo is
+// the only device there, so there is nothing to look up (a request saved
+// per node). Should the index be another's, lo is looked up by name.
+func freshLoUp(s *session, node string) error {
+	h, err := s.handle(node)
+	if err != nil {
+		return err
+	}
+	if err := h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: loopbackIndex}}); err == nil {
+		return nil
+	}
+	return setLo(s, node, true)
 }
 
 func setLo(s *session, node string, up bool) error {

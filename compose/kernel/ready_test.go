@@ -52,12 +52,7 @@ func TestWaitReadyEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var made []compose.End
-	for _, c := range p.Changes {
-		if c.After != nil && c.After.Kind == compose.KindVeth {
-			made = append(made, c.After.Ends()...)
-		}
-	}
+	made := vethEnds(p)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if down, err := WaitReady(ctx, lab, made); err != nil || len(down) != 0 {
@@ -128,4 +123,38 @@ func TestSessionFewNamespaceFiles(t *testing.T) {
 	if left := namespaces(t, lab+"-"); len(left) > 0 {
 		t.Errorf("namespaces left after destroy: %v", left)
 	}
+}
+
+// TestApplyWaitsInItsSession: Apply given the ends to wait for returns
+// with each of them up as iproute2 sees it (a dump, which, unlike the
+// single-link requests of the wait, runs no pending link event), having
+// waited in its own session.
+func TestApplyWaitsInItsSession(t *testing.T) {
+	requireRoot(t)
+	lab := newLab(t)
+	desired := star(12)
+	actual, err := Observe(context.Background(), lab, desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := compose.Diff(lab, desired, actual)
+	res, err := Apply(context.Background(), p, ApplyOptions{Ready: vethEnds(p), ReadyTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ReadyErr != nil || len(res.NotReady) != 0 {
+		t.Fatalf("Apply's wait: not ready %v, %v; want every end up", res.NotReady, res.ReadyErr)
+	}
+	checkOperUp(t, lab, "hub", "l0", "l11")
+}
+
+// vethEnds lists the ends of the veths p creates or changes.
+func vethEnds(p compose.Plan) []compose.End {
+	var ends []compose.End
+	for _, c := range p.Changes {
+		if c.After != nil && c.After.Kind == compose.KindVeth {
+			ends = append(ends, c.After.Ends()...)
+		}
+	}
+	return ends
 }

@@ -1,11 +1,16 @@
 package kernel
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/internal/nsrun"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // runState is what an Apply run holds beyond a session's handles: the
@@ -40,10 +45,38 @@ func (s *session) createNamespace(node string) error {
 	if s.inRun.creator == nil {
 		s.inRun.creator = nsrun.NewCreator()
 	}
-	return s.inRun.creator.Create(s.nsName(node), func(ino uint64) error {
+	announce := func(ino uint64) error {
 		return s.inRun.journal.write("ns", node, strconv.FormatUint(ino, 10))
-	})
+	}
+	// The node's connection is made on the creator's thread, which is in
+	// the new namespace already: no thread goes in and out for it.
+	connect := func() error {
+		ns, err := netns.Get()
+		if err != nil {
+			return &connectError{fmt.Errorf("netns %s: open: %w", s.nsName(node), err)}
+		}
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			ns.Close()
+			return &connectError{fmt.Errorf("netns %s: netlink: %w", s.nsName(node), err)}
+		}
+		s.keep(node, ns, h)
+		return nil
+	}
+	err := s.inRun.creator.CreateIn(s.nsName(node), announce, connect)
+	var ce *connectError
+	if errors.As(err, &ce) {
+		// Made and mounted, and ours, but of no use: take it away.
+		_ = nsrun.Delete(s.nsName(node))
+	}
+	return err
 }
+
+// connectError is a failure to open a new namespace's connection.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
 
 // announceLink notes in the journal that a link is about to be created,
 // so that a run killed before it is marked still knows it as the lab's.

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"container/list"
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -23,6 +24,9 @@ type session struct {
 	// underlayNS is the namespace (a name under /run/netns) where vxlan
 	// devices on a host's underlay are created; "" is netcompose's own.
 	underlayNS string
+	// lookOnly is a session that only observes, once (Observe): each
+	// node's connection is closed as soon as the node is dumped.
+	lookOnly bool
 	// run is what only Apply needs: the journal and the namespace creator
 	// (see run.go); nil in Observe.
 	inRun *runState
@@ -151,6 +155,19 @@ func (s *session) open(node string) (*conn, error) {
 	return c, nil
 }
 
+// keep makes ns and h, opened elsewhere, the node's connection.
+func (s *session) keep(node string, ns netns.NsHandle, h *netlink.Handle) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.conns[node]; ok {
+		s.dropLocked(old)
+	}
+	c := &conn{ns: ns, h: h, node: node}
+	s.conns[node] = c
+	c.elem = s.nsLRU.PushFront(c)
+	s.trimLocked()
+}
+
 func (s *session) handle(node string) (*netlink.Handle, error) {
 	c, err := s.open(node)
 	if err != nil {
@@ -192,11 +209,25 @@ func (s *session) dropLocked(c *conn) {
 
 func (s *session) close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	cs := make([]*conn, 0, len(s.conns))
 	for n, c := range s.conns {
-		s.dropLocked(c)
+		if c.elem != nil {
+			s.nsLRU.Remove(c.elem)
+			c.elem = nil
+		}
+		cs = append(cs, c)
 		delete(s.conns, n)
 	}
+	s.mu.Unlock()
+	// Closing a netlink socket takes about as long as a small dump: a
+	// large lab's are closed a few at a time.
+	if len(cs) < 2*observeWorkers {
+		for _, c := range cs {
+			c.close()
+		}
+		return
+	}
+	eachNode(context.Background(), len(cs), func(i int) { cs[i].close() })
 }
 
 func (s *session) learn(node, ifname string, index int) {

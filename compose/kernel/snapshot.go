@@ -19,11 +19,13 @@ type snapshot struct {
 	owned   map[int]mark // the lab's links by ifindex
 	addrs   []netlink.Addr
 	routes  []netlink.Route
-	neighs  []netlink.Neigh
 	sysctls map[string]string // key -> value, for the keys asked for
 	// ports are the bridges and bridge ports, by ifindex, with their
 	// flags and VLANs: only in a node where the lab has a bridge.
-	ports  map[int]bridgeport.Port
+	ports map[int]bridgeport.Port
+	// fdb is the node's bridge forwarding database (AF_BRIDGE neighbours):
+	// only in a node where the lab has a bridge or a vxlan device.
+	fdb    []netlink.Neigh
 	dumps  map[compose.Kind]any // what dumping kinds read here (dumper)
 	qdiscs []netlink.Qdisc      // read once, by qdiscList
 }
@@ -61,16 +63,16 @@ func (s *session) snapshot(node string, sysctlKeys []string) (*snapshot, error) 
 	if err != nil {
 		return nil, fmt.Errorf("netns %s: addresses: %w", s.nsName(node), err)
 	}
-	if len(snap.owned) > 0 {
-		// Neighbours are the lab's only on its links.
-		snap.neighs, err = netlinksafe.Dump(func() ([]netlink.Neigh, error) { return h.NeighList(0, netlink.FAMILY_ALL) })
-		if err != nil {
-			return nil, fmt.Errorf("netns %s: neighbours: %w", s.nsName(node), err)
-		}
-	}
 	if snap.hasOwned(compose.KindBridge) {
 		if snap.ports, err = s.bridgePorts(node); err != nil {
 			return nil, fmt.Errorf("netns %s: bridge ports: %w", s.nsName(node), err)
+		}
+	}
+	if snap.hasOwned(compose.KindBridge) || snap.hasOwned(compose.KindVxlan) {
+		// Static entries on bridge ports (brfdb) and a vxlan's remotes (fdb).
+		snap.fdb, err = netlinksafe.Dump(func() ([]netlink.Neigh, error) { return h.NeighList(0, unix.AF_BRIDGE) })
+		if err != nil {
+			return nil, fmt.Errorf("netns %s: bridge fdb: %w", s.nsName(node), err)
 		}
 	}
 	snap.routes, err = s.ourRoutes(h)

@@ -36,11 +36,15 @@ type record struct {
 	Inodes  map[string]uint64            `json:"inodes,omitempty"`  // node -> namespace inode
 	Sysctls map[string]map[string]string `json:"sysctls,omitempty"` // node -> key -> original value
 	// Dumps lists, per kind, the nodes where that kind has put objects it
-	// must dump itself to see (policy rules today): the kind looks only
-	// there, so labs without such objects pay nothing for them.
+	// must dump itself to see (policy rules, static neighbours, …): the
+	// kind looks only there, so labs without such objects pay nothing for
+	// them.
 	Dumps map[compose.Kind][]string `json:"dumps,omitempty"`
 	// RuleNodes is read from records written before Dumps existed.
 	RuleNodes []string `json:"rule_nodes,omitempty"`
+	// Format is recordFormat when the record was written; older records
+	// are brought up to it as they are read (loadRecord).
+	Format int `json:"format,omitempty"`
 	// Supervisor is the lab's supervisor process, when it runs one: its
 	// PID and start time (so a recycled PID is never taken for it).
 	Supervisor *Process `json:"supervisor,omitempty"`
@@ -51,6 +55,10 @@ type record struct {
 	announced []string                    // namespaces it was creating
 	pending   map[compose.End]pendingLink // links it was creating
 }
+
+// recordFormat is the record's format: 1 since static neighbours are
+// among the kinds with a dump of their own (Dumps).
+const recordFormat = 1
 
 // loadRecord reads the lab's state record; a missing record is empty. The
 // journal of a run that did not finish is folded in (recover).
@@ -79,6 +87,12 @@ func loadRecord(lab string) (*record, error) {
 		rec.addDump(compose.KindRule, rec.RuleNodes...)
 		rec.RuleNodes = nil
 	}
+	if rec.Format < 1 && len(rec.Nodes) > 0 {
+		// Written when static neighbours were dumped in every node: they
+		// may be anywhere.
+		rec.addDump(compose.KindNeigh, rec.Nodes...)
+	}
+	rec.Format = recordFormat
 	if err := rec.recover(); err != nil {
 		return nil, err
 	}
@@ -136,7 +150,7 @@ func freshRecord(lab string) (*record, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := &record{Lab: lab, dir: dir}
+	rec := &record{Lab: lab, dir: dir, Format: recordFormat}
 	rec.index()
 	return rec, nil
 }
@@ -161,6 +175,9 @@ func Adopt(key string, nodes []string) ([]string, error) {
 	if len(took) == 0 {
 		return nil, nil
 	}
+	// Who knows what static neighbours a namespace of unknown history
+	// holds: look for them.
+	rec.addDump(compose.KindNeigh, took...)
 	return took, rec.save()
 }
 
@@ -224,7 +241,7 @@ func (r *record) remove() error {
 func (r *record) empty() bool { return len(r.Nodes) == 0 && len(r.Sysctls) == 0 }
 
 func (r *record) clone() *record {
-	c := &record{Lab: r.Lab, dir: r.dir, Supervisor: r.Supervisor, Nodes: slices.Clone(r.Nodes), Inodes: maps.Clone(r.Inodes),
+	c := &record{Lab: r.Lab, dir: r.dir, Supervisor: r.Supervisor, Format: r.Format, Nodes: slices.Clone(r.Nodes), Inodes: maps.Clone(r.Inodes),
 		Sysctls: map[string]map[string]string{}, Dumps: map[compose.Kind][]string{}}
 	for n, m := range r.Sysctls {
 		c.Sysctls[n] = maps.Clone(m)

@@ -49,6 +49,12 @@ type Options struct {
 	Processes Processes
 	// Events receives what the run does, in order; nil drops them.
 	Events func(Event)
+	// Preflight, if set, checks that the kernel has what the lab needs,
+	// and returns notes on what it may miss (Note events). It runs after
+	// planning, before the plan is shown, and only when the plan changes
+	// something: a lab that is already there needs nothing more of the
+	// kernel.
+	Preflight func(context.Context) (notes []string, err error)
 }
 
 func (o *Options) emit(e Event) {
@@ -219,6 +225,15 @@ func run(ctx context.Context, t Target, opt Options, res *Result) error {
 	if err != nil {
 		return err
 	}
+	if opt.Preflight != nil && !t.Destroying() && !p.Empty() {
+		notes, err := opt.Preflight(ctx)
+		for _, n := range notes {
+			opt.emit(Event{Kind: Note, Time: time.Now(), Message: n})
+		}
+		if err != nil {
+			return err
+		}
+	}
 	opt.emit(Event{Kind: Planned, Time: time.Now(), Pass: 1, Plan: &p})
 	if opt.DryRun {
 		return nil
@@ -237,12 +252,14 @@ func run(ctx context.Context, t Target, opt Options, res *Result) error {
 			return err
 		}
 	}
-	linked, err := applyPasses(ctx, t, opt, w, p, res)
+	linked, waited, err := applyPasses(ctx, t, opt, w, p, res)
 	if err != nil {
 		return err
 	}
 	if !t.Destroying() && len(linked) > 0 {
-		res.NotReady = waitReady(ctx, t.Key, linked, opt)
+		if !waited {
+			res.NotReady = waitReady(ctx, t.Key, linked, opt)
+		}
 		if err := ctx.Err(); err != nil {
 			// Interrupted while waiting: the changes are made, the wait
 			// is not; say so rather than exit 0.
@@ -291,68 +308,85 @@ func planText(p compose.Plan) string {
 
 // applyPasses applies p, then looks again and applies what the kernel
 // took along, up to maxPasses. It returns the veth ends the passes made
-// or changed: only their carrier is worth waiting for.
-func applyPasses(ctx context.Context, t Target, opt Options, w wanted, p compose.Plan, res *Result) ([]compose.End, error) {
-	var linked []compose.End
+// or changed (only their carrier is worth waiting for), and whether it
+// has waited for them already: a plan that only creates (a fresh lab)
+// is the only pass, and Apply waits in its own session.
+func applyPasses(ctx context.Context, t Target, opt Options, w wanted, p compose.Plan, res *Result) (linked []compose.End, waited bool, err error) {
 	for pass := 1; ; pass++ {
 		res.Passes = pass
-		// An empty plan still goes to Apply: it forgets recorded
-		// namespaces that were deleted by hand, so destroy leaves no
-		// state behind.
-		if _, err := kernel.Apply(ctx, p, kernel.ApplyOptions{
+		kopt := kernel.ApplyOptions{
 			Adopt:         opt.Adopt,
 			UnderlayNetns: opt.UnderlayNetns,
 			Progress: func(done, total int, s compose.Step) {
 				opt.emit(Event{Kind: Stepped, Time: time.Now(), Pass: pass, Step: &s, Done: done, Total: total})
 			},
-		}); err != nil {
-			return nil, err
+		}
+		last := t.Destroying() || onlyCreates(p)
+		if last && !t.Destroying() {
+			kopt.Ready, kopt.ReadyTimeout = vethEnds(p), opt.readyTimeout()
+		}
+		// An empty plan still goes to Apply: it forgets recorded
+		// namespaces that were deleted by hand, so destroy leaves no
+		// state behind.
+		kres, err := kernel.Apply(ctx, p, kopt)
+		if err != nil {
+			return nil, false, err
 		}
 		a, c, d := p.Counts()
 		res.Added, res.Changed, res.Destroyed = res.Added+a, res.Changed+c, res.Destroyed+d
 		linked = append(linked, vethEnds(p)...)
-		if t.Destroying() || onlyCreates(p) {
-			break
+		if last {
+			if len(kopt.Ready) > 0 {
+				res.NotReady = kres.NotReady
+				reportReady(ctx, opt, kres.NotReady, kres.ReadyErr)
+			}
+			return linked, len(kopt.Ready) > 0, nil
 		}
 		// Level-based: look again. The kernel takes things along as side
 		// effects netcompose does not model one by one (removing the last
 		// address of a subnet flushes the routes and neighbours through
 		// it; deleting a primary address can delete its secondaries).
-		var err error
 		if p, err = planFor(ctx, t, opt, w); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if p.Empty() || onlyHeld(p) {
-			break
+			return linked, false, nil
 		}
 		if pass == maxPasses {
-			return nil, fmt.Errorf("lab %s did not converge after %d passes; still planned:\n%s", t.Key, pass, planText(p))
+			return nil, false, fmt.Errorf("lab %s did not converge after %d passes; still planned:\n%s", t.Key, pass, planText(p))
 		}
 		opt.emit(Event{Kind: Planned, Time: time.Now(), Pass: pass + 1, Plan: &p})
 	}
-	return linked, nil
+}
+
+func (o *Options) readyTimeout() time.Duration {
+	if o.ReadyTimeout == 0 {
+		return defaultReadyTimeout
+	}
+	return o.ReadyTimeout
 }
 
 // waitReady waits until the links this run made carry traffic
 // (kernel.WaitReady): apply returns a lab that works, not one that works
 // a second later. It returns the ends still down when it gives up.
 func waitReady(ctx context.Context, key string, ends []compose.End, opt Options) []compose.End {
-	timeout := opt.ReadyTimeout
-	if timeout == 0 {
-		timeout = defaultReadyTimeout
-	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
+	wctx, cancel := context.WithTimeout(ctx, opt.readyTimeout())
 	defer cancel()
 	down, err := kernel.WaitReady(wctx, key, ends)
+	reportReady(ctx, opt, down, err)
+	return down
+}
+
+// reportReady says what a wait for carrier found, unless the user
+// interrupted it (not a slow link: say nothing false).
+func reportReady(ctx context.Context, opt Options, down []compose.End, err error) {
 	switch {
 	case ctx.Err() != nil:
-		// Interrupted by the user, not a slow link: say nothing false.
 	case err != nil:
 		opt.emit(Event{Kind: Note, Time: time.Now(), Message: fmt.Sprintf("could not check that the links are up: %v", err)})
 	case len(down) > 0:
-		opt.emit(Event{Kind: Note, Time: time.Now(), Message: fmt.Sprintf("no carrier after %s on %s", timeout, kernel.EndsText(down))})
+		opt.emit(Event{Kind: Note, Time: time.Now(), Message: fmt.Sprintf("no carrier after %s on %s", opt.readyTimeout(), kernel.EndsText(down))})
 	}
-	return down
 }
 
 // vethEnds lists the ends of veths that p creates or changes: only their

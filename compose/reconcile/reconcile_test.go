@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"slices"
 	"testing"
@@ -61,6 +62,17 @@ func (f *fakeProcesses) Converge(_ context.Context, key string, want []superviso
 	return nil
 }
 
+// rootKey skips the test unless it runs as root, and names a fresh lab.
+func rootKey(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces)")
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	return "r" + hex.EncodeToString(b)
+}
+
 func build(t *testing.T, lab, ini string) *compose.Lab {
 	t.Helper()
 	f, err := loader.Parse("lab.ini", []byte("[DEFAULT]\nlab = "+lab+"\n"+ini))
@@ -75,12 +87,7 @@ func build(t *testing.T, lab, ini string) *compose.Lab {
 }
 
 func TestProcessesStartAfterTheKernelAndStopBeforeIt(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces)")
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	key := "r" + hex.EncodeToString(b)
+	key := rootKey(t)
 	lab := build(t, key, `
 [netns:web]
 [service:echo]
@@ -125,3 +132,43 @@ listen = 0.0.0.0:8080
 
 // compact drops repeats: one Stepped per step.
 func compact(ks []EventKind) []EventKind { return slices.Compact(slices.Clone(ks)) }
+
+// TestPreflightCountsOnlyWhenSomethingChanges: the preflight's error stops
+// a run that would create, before the plan is shown and before any change,
+// and its notes come first; a run with nothing to do asks nothing of the
+// kernel, so neither stops it. Every run waits for the preflight it began.
+func TestPreflightCountsOnlyWhenSomethingChanges(t *testing.T) {
+	key := rootKey(t)
+	lab := build(t, key, "[netns:web]\n")
+	t.Cleanup(func() { Run(context.Background(), Target{Key: key}, Options{}) })
+	missing := errors.New("kernel lacks something")
+	calls := 0
+	var events []EventKind
+	opt := Options{
+		Events: func(e Event) { events = append(events, e.Kind) },
+		Preflight: func(context.Context) ([]string, error) {
+			calls++
+			return []string{"optional thing missing"}, missing
+		},
+	}
+	if _, err := Run(t.Context(), Target{Key: key, Lab: lab}, opt); !errors.Is(err, missing) {
+		t.Fatalf("run with a failing preflight: %v, want its error", err)
+	}
+	if want := []EventKind{Note, Finished}; !slices.Equal(events, want) || calls != 1 {
+		t.Errorf("events %v, want %v; preflight called %d times", events, want, calls)
+	}
+	if _, err := os.Stat("/run/netns/" + compose.NamespaceName(key, "web")); !os.IsNotExist(err) {
+		t.Errorf("the namespace exists after a failed preflight (%v)", err)
+	}
+
+	if _, err := Run(t.Context(), Target{Key: key, Lab: lab}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	events = nil
+	if _, err := Run(t.Context(), Target{Key: key, Lab: lab}, opt); err != nil {
+		t.Fatalf("no-op run with a failing preflight: %v, want no error", err)
+	}
+	if slices.Contains(events, Note) || calls != 1 {
+		t.Errorf("a no-op run ran the preflight (%d calls in all) or passed on its notes: %v", calls, events)
+	}
+}

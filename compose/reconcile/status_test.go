@@ -2,9 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -16,12 +13,7 @@ import (
 // every change of the plan counts once: for its node, for the links, or
 // for the processes.
 func TestInspectMissingNodeAndDriftAddsUp(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces)")
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	key := "r" + hex.EncodeToString(b)
+	key := rootKey(t)
 	lab := build(t, key, `
 [netns:a]
 address.eth0 = 10.81.3.1/24

@@ -8,7 +8,9 @@ import "github.com/netcompose/netcompose/compose/kernel"
 // anything changes; diff and status do it too, since a lab built on the
 // wrong machine would otherwise read as in sync.
 func CheckUnderlay(t Target, underlayNetns string) error {
-	if t.Destroying() {
+	// Only tunnels have an underlay: a lab without any is not lowered
+	// here (Run lowers it once, later).
+	if t.Destroying() || len(t.Lab.Vxlans) == 0 {
 		return nil
 	}
 	return kernel.CheckLocal(t.Key, t.Lab.Resources(), underlayNetns)

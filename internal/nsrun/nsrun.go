@@ -86,6 +86,7 @@ type Creator struct {
 type createReq struct {
 	name     string
 	announce func(ino uint64) error
+	in       func() error
 	mount    bool
 	reply    chan createRes
 }
@@ -115,8 +116,17 @@ func NewCreator() *Creator {
 // on, whenever the process dies; an error from announce abandons the
 // namespace before it is ever visible.
 func (c *Creator) Create(name string, announce func(ino uint64) error) error {
+	return c.CreateIn(name, announce, nil)
+}
+
+// CreateIn is Create that then runs in, if not nil, inside the new
+// namespace on the creator's thread: the place to open the sockets that
+// work in it (a socket keeps the namespace it was made in), without
+// switching a thread into it and back. An error from in is returned; the
+// namespace stays.
+func (c *Creator) CreateIn(name string, announce func(ino uint64) error, in func() error) error {
 	reply := make(chan createRes, 1)
-	c.reqs <- createReq{name: name, announce: announce, mount: true, reply: reply}
+	c.reqs <- createReq{name: name, announce: announce, mount: true, in: in, reply: reply}
 	return (<-reply).err
 }
 
@@ -177,6 +187,9 @@ func create(r createReq) (int, error) {
 	if err := unix.Mount(src, p, "none", unix.MS_BIND, ""); err != nil {
 		unix.Unlink(p)
 		return -1, fmt.Errorf("netns %s: bind mount: %w", r.name, err)
+	}
+	if r.in != nil {
+		return -1, r.in()
 	}
 	return -1, nil
 }

@@ -65,3 +65,28 @@ func TestCreateDoDelete(t *testing.T) {
 		t.Errorf("Do in a deleted namespace succeeded")
 	}
 }
+
+// TestCreateInRunsInTheNewNamespace: CreateIn's function runs on the
+// creator's thread inside the namespace just mounted, its error comes
+// back, and the namespace stays for the caller to keep or delete.
+func TestCreateInRunsInTheNewNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces")
+	}
+	name := fmt.Sprintf("nsrunin%d", os.Getpid())
+	t.Cleanup(func() { Delete(name) })
+	c := NewCreator()
+	defer c.Close()
+	var inside uint64
+	sentinel := errors.New("from in")
+	err := c.CreateIn(name, nil, func() error {
+		inside = netnsInode(t, "/proc/thread-self/ns/net")
+		return sentinel
+	})
+	if !errors.Is(err, sentinel) {
+		t.Errorf("CreateIn returned %v, want in's error", err)
+	}
+	if want := netnsInode(t, Path(name)); inside != want {
+		t.Errorf("in ran in namespace inode %d, want the new one's %d", inside, want)
+	}
+}
