@@ -13,8 +13,9 @@ import (
 )
 
 // System returns the Checker for the running kernel: /lib/modules/$(uname
-// -r), /proc/config.gz or /boot/config-$(uname -r), /sys/module, modules
-// loaded with github.com/pmorjan/kmod, and the real probes of probe.go.
+// -r), /proc/config.gz or /boot/config-$(uname -r) (kept for the boot in
+// /run/netcompose/kernel-config), /sys/module, modules loaded with
+// github.com/pmorjan/kmod, and the real probes of probe.go.
 func System() *Checker {
 	rel := release()
 	c := &Checker{
@@ -23,8 +24,9 @@ func System() *Checker {
 		Load:        (&loader{}).load,
 		Probe:       Probe,
 	}
-	// netcompose's own directory, on a tmpfs that a reboot empties. Only
-	// a directory that exists is used: a check makes no directory.
+	// The cache is in netcompose's own directory, and names the boot it is
+	// of (where /run is not a tmpfs, it outlives a reboot). Only a
+	// directory that exists is used: a check makes no directory.
 	if st, err := os.Stat(configCacheDir); err == nil && st.IsDir() {
 		if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
 			c.ConfigCache, c.BootID = filepath.Join(configCacheDir, "kernel-config"), strings.TrimSpace(string(b))
