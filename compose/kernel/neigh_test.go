@@ -75,3 +75,30 @@ func TestNeighboursAreLookedForWhereTheLabPutsThem(t *testing.T) {
 		t.Errorf("plan for neighbours under an old record = %q, want %q", got, []string{aByHand, bByHand})
 	}
 }
+
+// TestAdoptedNodesAreLookedAtForNeighbours: after a lost record, the
+// namespaces taken back have every static neighbour on the lab's links
+// looked at, wherever the file puts its own.
+func TestAdoptedNodesAreLookedAtForNeighbours(t *testing.T) {
+	requireRoot(t)
+	lab := newLab(t)
+	desired := smallLab() // a static neighbour in a, none in b
+	if _, err := converge(lab, desired, ApplyOptions{}); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	ip(t, "-n", compose.NamespaceName(lab, "b"), "neigh", "add", "10.0.0.9", "lladdr", "02:00:00:00:00:09", "dev", "eth0", "nud", "permanent")
+	if err := os.Remove(recordPath(lab)); err != nil {
+		t.Fatal(err)
+	}
+	if took, err := Adopt(lab, []string{"a", "b", "r"}); err != nil || len(took) != 3 {
+		t.Fatalf("adopt: %v %v", took, err)
+	}
+	actual, err := Observe(context.Background(), lab, desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "delete neigh/b/eth0/10.0.0.9"
+	if got := planIDs(compose.Diff(lab, desired, actual)); !slices.Contains(got, want) {
+		t.Errorf("plan after adopting = %q, want it to hold %q", got, want)
+	}
+}

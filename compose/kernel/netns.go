@@ -37,6 +37,7 @@ func (netnsDriver) create(s *session, r compose.Resource) error {
 			return &ForeignError{Lab: s.lab, Node: r.Node, Namespace: name}
 		}
 		s.rec.pin(r.Node)
+		s.rec.adopted(r.Node)
 		return setLo(s, r.Node, true)
 	}
 	if p := namespacePath(s.lab, r.Node); isPlaceholder(p) {

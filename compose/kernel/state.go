@@ -175,9 +175,7 @@ func Adopt(key string, nodes []string) ([]string, error) {
 	if len(took) == 0 {
 		return nil, nil
 	}
-	// Who knows what static neighbours a namespace of unknown history
-	// holds: look for them.
-	rec.addDump(compose.KindNeigh, took...)
+	rec.adopted(took...)
 	return took, rec.save()
 }
 
@@ -350,6 +348,14 @@ func (r *record) forgetSysctl(node, key string) {
 	if len(r.Sysctls[node]) == 0 {
 		delete(r.Sysctls, node)
 	}
+}
+
+// adopted notes nodes taken back with a history nobody knows (after a
+// lost record): static neighbours of the lab's may be anywhere in them, as
+// in the nodes of a record from before they had a dump of their own.
+// (The other dumped kinds look where the file puts theirs, as before.)
+func (r *record) adopted(nodes ...string) {
+	r.addDump(compose.KindNeigh, nodes...)
 }
 
 func (r *record) addDump(kind compose.Kind, nodes ...string) {
