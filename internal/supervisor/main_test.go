@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/netcompose/netcompose/internal/labdir"
 )
 
@@ -28,6 +30,28 @@ func TestMain(m *testing.M) {
 		os.Exit(daemon(key))
 	}
 	os.Exit(m.Run())
+}
+
+// envLeaderExits makes the test binary a process whose first thread ends
+// while another goes on (as when a killed process's threads exit one by
+// one): the first thread is a zombie, the process is not over.
+const envLeaderExits = "SUPERVISOR_TEST_LEADER_EXITS"
+
+// The runtime runs package init on the main thread, the thread group
+// leader.
+func init() {
+	if os.Getenv(envLeaderExits) != "" {
+		leaderExits()
+	}
+}
+
+func leaderExits() {
+	// A goroutine on another thread keeps the process.
+	go func() {
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}()
+	unix.RawSyscall(unix.SYS_EXIT, 0, 0, 0) // this thread only
 }
 
 func daemon(key string) int {

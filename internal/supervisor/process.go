@@ -67,13 +67,24 @@ func ProcessOf(pid int) (Process, error) {
 
 // Alive reports whether p still runs: its PID exists with the same start
 // time and is not a zombie (a child its parent has not reaped yet has
-// ended all the same).
+// ended all the same). A killed process with threads is not over when
+// its first thread is a zombie: the others may still be exiting, and
+// the files they share (a supervisor's lock on its lab directory) are
+// closed with the last of them. So it runs while any other thread of it
+// is listed.
 func Alive(p Process) bool {
 	if p.PID <= 0 || p.StartTime == 0 {
 		return false
 	}
 	st, err := readStat(p.PID)
-	return err == nil && st.start == p.StartTime && st.state != 'Z' && st.state != 'X'
+	if err != nil || st.start != p.StartTime {
+		return false
+	}
+	if st.state != 'Z' && st.state != 'X' {
+		return true
+	}
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(p.PID) + "/task")
+	return err == nil && len(tasks) > 1
 }
 
 // sendSignal sends sig to p and to nothing else: a pidfd pins the process, and

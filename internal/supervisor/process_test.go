@@ -193,3 +193,35 @@ func mustLog(t *testing.T, dir labdir.Dir, component string) string {
 	}
 	return p
 }
+
+// TestAliveWhileThreadsRemain: a process whose first thread is a zombie
+// while another thread runs is alive (its shared files, a supervisor's
+// lock among them, are still open); killed, it is not.
+func TestAliveWhileThreadsRemain(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), envLeaderExits+"=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	p, err := ProcessOf(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first thread to be a zombie", func() bool {
+		st, err := readStat(p.PID)
+		return err == nil && st.state == 'Z'
+	})
+	if !Alive(p) {
+		t.Errorf("Alive = false for a process whose other threads still run")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if Alive(p) {
+		t.Errorf("Alive = true after the process was killed and reaped")
+	}
+}
