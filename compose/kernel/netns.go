@@ -75,8 +75,9 @@ func (netnsDriver) update(s *session, before, after compose.Resource) error {
 const loopbackIndex = 1
 
 // freshLoUp brings up lo of a namespace just made, by its index: lo is
-// the only device there, so there is nothing to look up (a request saved
-// per node). Should the index be another's, lo is looked up by name.
+// the only device there, and has index 1, so there is nothing to look up
+// (a request saved per node). Should no device have that index, lo is
+// looked up by name.
 func freshLoUp(s *session, node string) error {
 	h, err := s.handle(node)
 	if err != nil {
