@@ -63,23 +63,10 @@ const recordFormat = 1
 // loadRecord reads the lab's state record; a missing record is empty. The
 // journal of a run that did not finish is folded in (recover).
 func loadRecord(lab string) (*record, error) {
-	dir, err := labdir.For(lab)
+	rec := &record{}
+	dir, err := readState(lab, rec)
 	if err != nil {
 		return nil, err
-	}
-	rec := &record{}
-	b, err := os.ReadFile(dir.State())
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("state %s: read: %w", lab, err)
-	default:
-		if err := json.Unmarshal(b, rec); err != nil {
-			return nil, &BadRecordError{Lab: lab, Path: dir.State(), Err: err}
-		}
-	}
-	if rec == nil { // the file said null
-		rec = &record{}
 	}
 	rec.Lab, rec.dir = lab, dir
 	rec.index()
@@ -106,13 +93,36 @@ type Process struct {
 	StartTime uint64 `json:"start_time"`
 }
 
-// SupervisorOf returns the supervisor recorded for the lab, if any.
+// SupervisorOf returns the supervisor recorded for the lab, if any. A run
+// asks several times (to plan, to publish its events, to converge the
+// processes): it reads that one field, not the whole record and its
+// journal (which says nothing of the supervisor).
 func SupervisorOf(key string) (*Process, error) {
-	rec, err := loadRecord(key)
-	if err != nil {
-		return nil, err
+	var rec struct {
+		Supervisor *Process `json:"supervisor"`
 	}
-	return rec.Supervisor, nil
+	_, err := readState(key, &rec)
+	return rec.Supervisor, err
+}
+
+// readState decodes the lab's state record into v (a pointer to a struct:
+// "null" leaves it as it is); a missing record leaves v as it is too.
+func readState(lab string, v any) (labdir.Dir, error) {
+	dir, err := labdir.For(lab)
+	if err != nil {
+		return dir, err
+	}
+	b, err := os.ReadFile(dir.State())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return dir, fmt.Errorf("state %s: read: %w", lab, err)
+	default:
+		if err := json.Unmarshal(b, v); err != nil {
+			return dir, &BadRecordError{Lab: lab, Path: dir.State(), Err: err}
+		}
+	}
+	return dir, nil
 }
 
 // SetSupervisor records the lab's supervisor (nil: none). The caller
