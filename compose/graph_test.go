@@ -8,22 +8,29 @@ import (
 	"testing"
 )
 
+// draw builds the lab in file path and draws it as DOT and as Mermaid.
+func draw(t *testing.T, path string) (lab *Lab, dot, mm *bytes.Buffer) {
+	t.Helper()
+	lab, err := Build(loadFile(t, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dot, mm = new(bytes.Buffer), new(bytes.Buffer)
+	if err := WriteDOT(dot, lab); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMermaid(mm, lab); err != nil {
+		t.Fatal(err)
+	}
+	return lab, dot, mm
+}
+
 // The shipped labs draw as DOT and Mermaid the same way each time
 // (golden files), with every namespace and every veth present.
 func TestGraph(t *testing.T) {
 	for _, name := range []string{"quickstart", "vxlan-tenants", "proxy-arp-firewall", "arp-multinic"} {
 		t.Run(name, func(t *testing.T) {
-			lab, err := Build(loadFile(t, filepath.Join("..", "topologies", name+".ini")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var dot, mm bytes.Buffer
-			if err := WriteDOT(&dot, lab); err != nil {
-				t.Fatal(err)
-			}
-			if err := WriteMermaid(&mm, lab); err != nil {
-				t.Fatal(err)
-			}
+			lab, dot, mm := draw(t, filepath.Join("..", "topologies", name+".ini"))
 			for _, n := range lab.Nodes {
 				if !strings.Contains(dot.String(), `"cluster_ns_`+n.Name+`"`) {
 					t.Errorf("dot: no cluster for node %s", n.Name)
@@ -70,17 +77,7 @@ func TestGraphShowsWhatTheLabDoes(t *testing.T) {
 	paths, _ := filepath.Glob("../topologies/*.ini")
 	for _, p := range paths {
 		t.Run(filepath.Base(p), func(t *testing.T) {
-			lab, err := Build(loadFile(t, p))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var dot, mm bytes.Buffer
-			if err := WriteDOT(&dot, lab); err != nil {
-				t.Fatal(err)
-			}
-			if err := WriteMermaid(&mm, lab); err != nil {
-				t.Fatal(err)
-			}
+			lab, dot, mm := draw(t, p)
 			var want []string
 			for _, n := range lab.Nodes {
 				for _, rt := range n.Routes {

@@ -1,14 +1,11 @@
 package compose
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/netcompose/netcompose/loader"
 )
 
 // impairLab is two sites joined by a WAN veth, %s standing for the keys
@@ -28,13 +25,7 @@ func qdiscs(t *testing.T, text string) []Resource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []Resource
-	for _, r := range lab.Resources() {
-		if r.Kind == KindQdisc {
-			out = append(out, r)
-		}
-	}
-	return out
+	return ofKind(lab.Resources(), KindQdisc)
 }
 
 func netem(kv ...string) map[string]string {
@@ -172,26 +163,7 @@ func TestImpairmentErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.keys, func(t *testing.T) {
-			_, err := build(t, strings.Replace(impairLab, "%s", tt.keys, 1))
-			if err == nil {
-				t.Fatal("no error")
-			}
-			var got []string
-			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-				var le *loader.Error
-				if !errors.As(e, &le) {
-					t.Errorf("not a *loader.Error: %v", e)
-				}
-				got = append(got, strings.TrimPrefix(e.Error(), "/labs/lab.ini:"))
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %d errors, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
-			}
-			for i := range got {
-				if !strings.HasPrefix(got[i], tt.want[i]) {
-					t.Errorf("error %d:\n got %s\nwant %s...", i, got[i], tt.want[i])
-				}
-			}
+			wantBuildErrors(t, strings.Replace(impairLab, "%s", tt.keys, 1), tt.want)
 		})
 	}
 }
@@ -248,12 +220,7 @@ delay = 40ms
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []Resource
-	for _, r := range s.Resources() {
-		if r.Kind == KindQdisc {
-			got = append(got, r)
-		}
-	}
+	got := ofKind(s.Resources(), KindQdisc)
 	want := []Resource{{Kind: KindQdisc, Node: "a", Name: "eth0", Attrs: netem("delay", "40ms", "loss", "0.5%")}}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("m1's qdiscs (-want +got):\n%s", d)

@@ -33,10 +33,8 @@ endpoints = hub:h0 l0:eth0
 		t.Fatal(err)
 	}
 	var sysctls []string
-	for _, r := range lab.Resources() {
-		if r.Kind == KindSysctl {
-			sysctls = append(sysctls, r.Node+" "+r.Name+"="+r.Attrs["value"])
-		}
+	for _, r := range ofKind(lab.Resources(), KindSysctl) {
+		sysctls = append(sysctls, r.Node+" "+r.Name+"="+r.Attrs["value"])
 	}
 	want := []string{"hub net.ipv4.conf.h0.rp_filter=0", "hub net.ipv4.neigh.default.base_reachable_time_ms=20000",
 		"hub net.ipv4.neigh.h0.base_reachable_time_ms=10000", "hub net.ipv6.conf.all.disable_ipv6=1", "l0 net.ipv6.conf.all.disable_ipv6=0"}

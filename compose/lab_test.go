@@ -2,6 +2,7 @@ package compose
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,53 @@ func build(t *testing.T, text string) (*Lab, error) {
 		t.Fatalf("load: %v", err)
 	}
 	return Build(f)
+}
+
+// wantBuildErrors builds text and wants exactly the errors want, in
+// order, each a *loader.Error whose text (after the file's name) starts
+// with its want: "LINE: [SECTION]: ...".
+func wantBuildErrors(t *testing.T, text string, want []string) {
+	t.Helper()
+	_, err := build(t, text)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var le *loader.Error
+		if !errors.As(e, &le) {
+			t.Errorf("not a *loader.Error: %v", e)
+		}
+		got = append(got, strings.TrimPrefix(e.Error(), "/labs/lab.ini:"))
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range got {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("error %d:\n got %s\nwant %s...", i, got[i], want[i])
+		}
+	}
+}
+
+// ofKind is the resources among rs of one of kinds, in their order.
+func ofKind(rs []Resource, kinds ...Kind) []Resource {
+	var out []Resource
+	for _, r := range rs {
+		if slices.Contains(kinds, r.Kind) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// texts is each resource's Text, as a plan shows it.
+func texts(rs []Resource) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Text())
+	}
+	return out
 }
 
 func TestLabName(t *testing.T) {
@@ -170,26 +218,7 @@ route = default via tenone
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := build(t, tt.text)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			var got []string
-			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-				var le *loader.Error
-				if !errors.As(e, &le) {
-					t.Errorf("not a *loader.Error: %v", e)
-				}
-				got = append(got, strings.TrimPrefix(e.Error(), "/labs/lab.ini:"))
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %d errors, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
-			}
-			for i := range got {
-				if !strings.HasPrefix(got[i], tt.want[i]) {
-					t.Errorf("error %d:\n got %s\nwant %s...", i, got[i], tt.want[i])
-				}
-			}
+			wantBuildErrors(t, tt.text, tt.want)
 		})
 	}
 }

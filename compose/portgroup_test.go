@@ -1,7 +1,6 @@
 package compose
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -15,13 +14,7 @@ func TestPortGroupResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, r := range lab.Resources() {
-		switch r.Kind {
-		case KindVlan, KindBrVlan, KindBrPort, KindBrFDB, KindMirror, KindQdisc, KindMaster, KindBridge:
-			got = append(got, r.Text())
-		}
-	}
+	got := texts(ofKind(lab.Resources(), KindVlan, KindBrVlan, KindBrPort, KindBrFDB, KindMirror, KindQdisc, KindMaster, KindBridge))
 	web1 := lab.MAC("web1", "eth0")
 	web2 := lab.MAC("web2", "eth0")
 	want := []string{
@@ -189,13 +182,7 @@ mirror_direction = ingress`,
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, r := range lab.Resources() {
-				if slices.Contains(tc.kinds, r.Kind) {
-					got = append(got, r.Text())
-				}
-			}
-			if d := cmp.Diff(tc.want, got); d != "" {
+			if d := cmp.Diff(tc.want, texts(ofKind(lab.Resources(), tc.kinds...))); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}
 		})

@@ -1,14 +1,11 @@
 package compose
 
 import (
-	"errors"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/netcompose/netcompose/loader"
 )
 
 const ruleLab = `
@@ -32,12 +29,7 @@ func TestRuleResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []Resource
-	for _, r := range lab.Resources() {
-		if r.Kind == KindRule {
-			got = append(got, r)
-		}
-	}
+	got := ofKind(lab.Resources(), KindRule)
 	type m = map[string]string
 	attrs := func(kv m) m {
 		out := m{"family": "inet", "from": "", "to": "", "iif": "", "oif": "", "ipproto": "", "sport": "", "dport": ""}
@@ -102,26 +94,7 @@ func TestRuleErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.rule, func(t *testing.T) {
-			_, err := build(t, strings.Replace(ruleLab, "%s", tt.rule, 1))
-			if err == nil {
-				t.Fatal("no error")
-			}
-			var got []string
-			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-				var le *loader.Error
-				if !errors.As(e, &le) {
-					t.Errorf("not a *loader.Error: %v", e)
-				}
-				got = append(got, strings.TrimPrefix(e.Error(), "/labs/lab.ini:"))
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %d errors, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
-			}
-			for i := range got {
-				if !strings.HasPrefix(got[i], tt.want[i]) {
-					t.Errorf("error %d:\n got %s\nwant %s...", i, got[i], tt.want[i])
-				}
-			}
+			wantBuildErrors(t, strings.Replace(ruleLab, "%s", tt.rule, 1), tt.want)
 		})
 	}
 }

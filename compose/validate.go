@@ -104,7 +104,7 @@ func (v *validator) ifaceAt(m Meta, pos loader.Pos, key, node, ifname string) bo
 	} else if len(names) > 0 {
 		msg += " (it has " + strings.Join(names, ", ") + ")"
 	}
-	v.errs = append(v.errs, &loader.Error{Pos: pos, Section: m.Section, Err: errors.New(msg)})
+	v.errorAt(m, pos, "%s", msg)
 	return false
 }
 
@@ -288,18 +288,9 @@ func (v *validator) checkBridges() {
 				v.errorf(b.Meta, "ports", "ports: bridge %s cannot be its own port", p)
 				continue
 			}
-			if !v.iface(b.Meta, "ports", b.Netns, p) {
-				continue
+			if v.bridgePort(b.Meta, b.Netns, p) {
+				enslave(b.Meta, "ports", End{b.Netns, p})
 			}
-			switch v.ifaces[End{b.Netns, p}].kind {
-			case "bridge":
-				v.errorf(b.Meta, "ports", "ports: %s is a bridge, and the kernel does not put a bridge in a bridge", p)
-				continue
-			case "lo":
-				v.errorf(b.Meta, "ports", "ports: lo cannot be a bridge port")
-				continue
-			}
-			enslave(b.Meta, "ports", End{b.Netns, p})
 		}
 	}
 	for _, x := range v.lab.Vxlans {
@@ -325,15 +316,7 @@ func (v *validator) checkBridges() {
 			continue // reported at the bridge
 		}
 		for _, p := range g.Ports {
-			if p == b.Ifname || !v.iface(g.Meta, "ports", b.Netns, p) {
-				continue
-			}
-			switch v.ifaces[End{b.Netns, p}].kind {
-			case "bridge":
-				v.errorf(g.Meta, "ports", "ports: %s is a bridge, and the kernel does not put a bridge in a bridge", p)
-				continue
-			case "lo":
-				v.errorf(g.Meta, "ports", "ports: lo cannot be a bridge port")
+			if p == b.Ifname || !v.bridgePort(g.Meta, b.Netns, p) {
 				continue
 			}
 			if !v.lab.enslavedElsewhere(b, p) {
@@ -341,6 +324,23 @@ func (v *validator) checkBridges() {
 			}
 		}
 	}
+}
+
+// bridgePort reports whether p, listed at m's ports, is an interface of
+// node that the kernel can put in a bridge, complaining if not.
+func (v *validator) bridgePort(m Meta, node, p string) bool {
+	if !v.iface(m, "ports", node, p) {
+		return false
+	}
+	switch v.ifaces[End{node, p}].kind {
+	case "bridge":
+		v.errorf(m, "ports", "ports: %s is a bridge, and the kernel does not put a bridge in a bridge", p)
+		return false
+	case "lo":
+		v.errorf(m, "ports", "ports: lo cannot be a bridge port")
+		return false
+	}
+	return true
 }
 
 func (l *Lab) bridge(node, ifname string) *Bridge {
@@ -526,6 +526,5 @@ func (v *validator) checkGateway(n *Node, r Route) {
 	if r.Dev != "" {
 		where += " (on " + r.Dev + ")"
 	}
-	v.errs = append(v.errs, &loader.Error{Pos: r.Pos, Section: n.Section,
-		Err: fmt.Errorf("route %s: gateway %s is on no subnet of the node: %s", r.Dest, r.Via, where)})
+	v.errorAt(n.Meta, r.Pos, "route %s: gateway %s is on no subnet of the node: %s", r.Dest, r.Via, where)
 }
