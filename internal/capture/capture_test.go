@@ -39,6 +39,22 @@ func capture(t *testing.T, ns, ifname string, o Options, w Writer, n int) (s *So
 	}
 }
 
+// newPcapFile creates a pcap file of that name for a test to write and
+// tcpdump to read once f is closed.
+func newPcapFile(t *testing.T, name string) (path string, f *os.File, w Writer) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), name)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err = NewPcap(f, DefaultSnaplen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, f, w
+}
+
 func TestPcapReadByTcpdump(t *testing.T) {
 	p := newPair(t)
 	filter, err := Compile(context.Background(), "udp dst port 5000", 0)
@@ -48,15 +64,7 @@ func TestPcapReadByTcpdump(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "out.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := NewPcap(f, DefaultSnaplen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, f, w := newPcapFile(t, "out.pcap")
 	s, wait := capture(t, p.b, "eth0", Options{Filter: filter}, w, 10)
 	c := udpSender(t, p.a)
 	sendUDP(t, c, "10.77.0.2:5001", 5) // filtered out
@@ -170,15 +178,7 @@ func TestVLANTagKept(t *testing.T) {
 	}
 	ip(t, "-n", p.a, "addr", "add", "10.79.0.1/24", "dev", "eth0.100")
 	ip(t, "-n", p.b, "addr", "add", "10.79.0.2/24", "dev", "eth0.100")
-	path := filepath.Join(t.TempDir(), "vlan.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := NewPcap(f, DefaultSnaplen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, f, w := newPcapFile(t, "vlan.pcap")
 	filter, err := Compile(context.Background(), "vlan 100 and udp", 0)
 	if err != nil {
 		t.Skip(err)

@@ -17,6 +17,27 @@ type want struct {
 	reason string
 }
 
+// probeCase is a check and what its result must show.
+type probeCase struct {
+	spec Spec
+	want want
+}
+
+// checkCases runs the cases as checkResults does, each spec first set by
+// set when it is not nil.
+func checkCases(t *testing.T, cases []probeCase, set func(*Spec)) []Result {
+	t.Helper()
+	specs := make([]Spec, len(cases))
+	wants := make([]want, len(cases))
+	for i, c := range cases {
+		if set != nil {
+			set(&c.spec)
+		}
+		specs[i], wants[i] = c.spec, c.want
+	}
+	return checkResults(t, specs, wants)
+}
+
 func checkResults(t *testing.T, specs []Spec, wants []want) []Result {
 	t.Helper()
 	results := Run(context.Background(), specs, 4)
@@ -51,10 +72,7 @@ func TestICMP(t *testing.T) {
 		t.Fatal("ip -j addr: 10.0.0.2 not on server eth0")
 	}
 
-	tests := []struct {
-		spec Spec
-		want want
-	}{
+	tests := []probeCase{
 		{Spec{Name: "peer answers", Protocol: ICMP, Target: ip("10.0.0.2")},
 			want{true, "3/3 replies from 10.0.0.2"}},
 		{Spec{Name: "own address answers", Protocol: ICMP, Target: ip("10.0.0.1"), Count: 1},
@@ -80,14 +98,7 @@ func TestICMP(t *testing.T) {
 		{Spec{Name: "max_rtt a veth cannot meet", Protocol: ICMP, Target: ip("10.0.0.2"), Count: 1, MaxRTT: time.Microsecond},
 			want{false, "want rtt max at most 1µs (max_rtt)"}},
 	}
-	var specs []Spec
-	var wants []want
-	for _, tt := range tests {
-		tt.spec.FromNetns = client
-		specs = append(specs, tt.spec)
-		wants = append(wants, tt.want)
-	}
-	results := checkResults(t, specs, wants)
+	results := checkCases(t, tests, func(s *Spec) { s.FromNetns = client })
 	if r := results[0]; r.Sent != 3 || r.Received != 3 || r.RTT <= 0 || r.TTL != 64 {
 		t.Errorf("peer answers: sent %d received %d rtt %v ttl %d, want 3 3 >0 64", r.Sent, r.Received, r.RTT, r.TTL)
 	}
@@ -127,10 +138,7 @@ func TestTCP(t *testing.T) {
 	defer existing.Close()
 	go acceptAndClose(existing)
 
-	tests := []struct {
-		spec Spec
-		want want
-	}{
+	tests := []probeCase{
 		{Spec{Name: "listener opened for the check", Target: ip("10.0.0.2"), Port: 8080, TargetNetns: server},
 			want{true, "connected to 10.0.0.2:8080"}},
 		{Spec{Name: "same listener again, serialised", Target: ip("10.0.0.2"), Port: 8080, TargetNetns: server},
@@ -150,14 +158,7 @@ func TestTCP(t *testing.T) {
 		{Spec{Name: "no route", Target: ip("192.0.2.1"), Port: 80, Timeout: short},
 			want{false, "network is unreachable"}},
 	}
-	var specs []Spec
-	var wants []want
-	for _, tt := range tests {
-		tt.spec.FromNetns, tt.spec.Protocol = client, TCP
-		specs = append(specs, tt.spec)
-		wants = append(wants, tt.want)
-	}
-	results := checkResults(t, specs, wants)
+	results := checkCases(t, tests, func(s *Spec) { s.FromNetns, s.Protocol = client, TCP })
 	for _, r := range results[:2] {
 		if !strings.Contains(r.Detail, "listener opened") {
 			t.Errorf("%s: detail %q, want our own listener", r.Name, r.Detail)
@@ -190,10 +191,7 @@ func ipJSONSockets(t *testing.T, ns, port string) int {
 func TestUDP(t *testing.T) {
 	_, client, server := twoHosts(t)
 	short := 500 * time.Millisecond
-	tests := []struct {
-		spec Spec
-		want want
-	}{
+	tests := []probeCase{
 		{Spec{Name: "echo responder opened for the check", Target: ip("10.0.0.2"), Port: 5353, TargetNetns: server},
 			want{true, "echo from 10.0.0.2:5353"}},
 		{Spec{Name: "closed port", Target: ip("10.0.0.2"), Port: 5354},
@@ -201,14 +199,7 @@ func TestUDP(t *testing.T) {
 		{Spec{Name: "nobody has the address", Target: ip("10.0.0.99"), Port: 53, Timeout: short, Expect: ExpectFail},
 			want{true, "blocked as expected"}},
 	}
-	var specs []Spec
-	var wants []want
-	for _, tt := range tests {
-		tt.spec.FromNetns, tt.spec.Protocol = client, UDP
-		specs = append(specs, tt.spec)
-		wants = append(wants, tt.want)
-	}
-	checkResults(t, specs, wants)
+	checkCases(t, tests, func(s *Spec) { s.FromNetns, s.Protocol = client, UDP })
 }
 
 func TestMissingNamespace(t *testing.T) {

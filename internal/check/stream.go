@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +22,7 @@ const udpResend = 500 * time.Millisecond
 func probeTCP(ctx context.Context, s Spec) Result {
 	addr := s.targetString()
 	var r Result
+	ours := false // our listener: it answers for the path, not a service
 	if s.TargetNetns != "" {
 		ln, err := listenIn(s.TargetNetns, func() (io.Closer, error) { return net.Listen("tcp", addr) })
 		switch {
@@ -34,6 +34,7 @@ func probeTCP(ctx context.Context, s Spec) Result {
 		default:
 			defer ln.Close()
 			go acceptAndClose(ln.(net.Listener))
+			ours = true
 			r.Detail = fmt.Sprintf("listener opened in %s for the check", s.TargetNetns)
 		}
 	}
@@ -58,7 +59,7 @@ func probeTCP(ctx context.Context, s Spec) Result {
 		conn.Close()
 	}
 	got := fmt.Sprintf("connected to %s in %s", addr, roundRTT(r.RTT))
-	if strings.HasPrefix(r.Detail, "listener opened") {
+	if ours {
 		// Say whose listener answered: the path is proved, not a service.
 		got += fmt.Sprintf(" (a listener the check opened in %s: nothing of the lab listens there)", s.TargetNetns)
 	}

@@ -57,10 +57,7 @@ func TestWebSocket(t *testing.T) {
 	}
 	with := func(s Spec, f func(*Spec)) Spec { f(&s); return s }
 
-	tests := []struct {
-		spec Spec
-		want want
-	}{
+	tests := []probeCase{
 		{ws("echo of a random token", 8080, "/ws"),
 			want{true, "echo of 33 bytes from ws://10.0.0.2:8080/ws in"}},
 		{with(ws("send and expect_reply", 8080, "/ws"), func(s *Spec) { s.Send, s.ExpectReply = "hello", "hello" }),
@@ -86,13 +83,7 @@ func TestWebSocket(t *testing.T) {
 		{with(ws("expect fail but echoed", 8080, "/ws"), func(s *Spec) { s.Expect = ExpectFail }),
 			want{false, "reachable, want blocked: echo of 33 bytes"}},
 	}
-	var specs []Spec
-	var wants []want
-	for _, tt := range tests {
-		specs = append(specs, tt.spec)
-		wants = append(wants, tt.want)
-	}
-	results := checkResults(t, specs, wants)
+	results := checkCases(t, tests, nil)
 	if results[5].Status != 403 {
 		t.Errorf("origin rejected: status %d, want 403 in the result", results[5].Status)
 	}
@@ -117,10 +108,7 @@ func TestHTTP(t *testing.T) {
 		}
 		return s
 	}
-	tests := []struct {
-		spec Spec
-		want want
-	}{
+	tests := []probeCase{
 		{get("200 by default", "/health", nil),
 			want{true, "200 OK from http://10.0.0.2:80/health in"}},
 		{get("body substring", "/health", func(s *Spec) { s.Body = "status: ok" }),
@@ -138,13 +126,7 @@ func TestHTTP(t *testing.T) {
 		{get("no answer in time", "/slow", func(s *Spec) { s.Timeout = 300 * time.Millisecond }),
 			want{false, "no answer to GET http://10.0.0.2:80/slow within 300ms"}},
 	}
-	var specs []Spec
-	var wants []want
-	for _, tt := range tests {
-		specs = append(specs, tt.spec)
-		wants = append(wants, tt.want)
-	}
-	results := checkResults(t, specs, wants)
+	results := checkCases(t, tests, nil)
 
 	// The JSON and JUnit reports carry the new kinds: protocol, URL
 	// target and status.

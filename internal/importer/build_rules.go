@@ -111,7 +111,30 @@ func isKernelRule(r Rule) bool {
 
 // ruleLine is a rule in the file's words.
 func ruleLine(r Rule, proto, action string) string {
+	w := selectorWords(nil, r, proto)
+	w = append(w, "priority", strconv.Itoa(r.Priority), action)
+	return strings.Join(w, " ")
+}
+
+// ruleText is a rule in ip rule's words, for a note.
+func ruleText(r Rule) string {
 	var w []string
+	if r.Family == unix.AF_INET6 {
+		w = append(w, "-6")
+	}
+	w = append(w, "priority", strconv.Itoa(r.Priority))
+	proto := ""
+	if r.IPProto != 0 {
+		proto = strconv.Itoa(r.IPProto)
+	}
+	w = selectorWords(w, r, proto)
+	w = append(w, r.Others...)
+	return strings.Join(append(w, ruleAction(r)), " ")
+}
+
+// selectorWords appends the rule's selectors to w, in the order both the
+// file and ip rule write them; proto is the ipproto word, "" for none.
+func selectorWords(w []string, r Rule, proto string) []string {
 	if r.Src.IsValid() {
 		w = append(w, "from", hostOrPrefix(r.Src))
 	}
@@ -133,40 +156,7 @@ func ruleLine(r Rule, proto, action string) string {
 	if r.Dport != [2]uint16{} {
 		w = append(w, "dport", portRange(r.Dport))
 	}
-	w = append(w, "priority", strconv.Itoa(r.Priority), action)
-	return strings.Join(w, " ")
-}
-
-// ruleText is a rule in ip rule's words, for a note.
-func ruleText(r Rule) string {
-	var w []string
-	if r.Family == unix.AF_INET6 {
-		w = append(w, "-6")
-	}
-	w = append(w, "priority", strconv.Itoa(r.Priority))
-	if r.Src.IsValid() {
-		w = append(w, "from", hostOrPrefix(r.Src))
-	}
-	if r.Dst.IsValid() {
-		w = append(w, "to", hostOrPrefix(r.Dst))
-	}
-	if r.Iif != "" {
-		w = append(w, "iif", r.Iif)
-	}
-	if r.Oif != "" {
-		w = append(w, "oif", r.Oif)
-	}
-	if r.IPProto != 0 {
-		w = append(w, "ipproto", strconv.Itoa(r.IPProto))
-	}
-	if r.Sport != [2]uint16{} {
-		w = append(w, "sport", portRange(r.Sport))
-	}
-	if r.Dport != [2]uint16{} {
-		w = append(w, "dport", portRange(r.Dport))
-	}
-	w = append(w, r.Others...)
-	return strings.Join(append(w, ruleAction(r)), " ")
+	return w
 }
 
 func ruleAction(r Rule) string {

@@ -2,8 +2,6 @@ package service
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -244,14 +242,7 @@ func TestListenErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			run, err := startJSON(tt.cfg, (&recorder{}).env())
-			if err == nil {
-				run.Stop(context.Background())
-				t.Fatal("started")
-			}
-			if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("error %q; want one wrapping %v and containing %q", err, tt.is, tt.msg)
-			}
+			startFails(t, tt.cfg, tt.is, tt.msg)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -221,14 +220,7 @@ func TestCommandStartErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			run, err := startJSON(tt.cfg, (&recorder{}).env())
-			if err == nil {
-				run.Stop(context.Background())
-				t.Fatal("started")
-			}
-			if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("error %q; want one wrapping %v and containing %q", err, tt.is, tt.msg)
-			}
+			startFails(t, tt.cfg, tt.is, tt.msg)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -233,6 +234,20 @@ func startJSON(cfg Config, env supervisor.Env) (supervisor.Running, error) {
 		return nil, err
 	}
 	return Start(context.Background(), raw, env)
+}
+
+// startFails starts cfg and wants it refused with an error wrapping is
+// and containing msg; one that starts is stopped again.
+func startFails(t *testing.T, cfg Config, is error, msg string) {
+	t.Helper()
+	run, err := startJSON(cfg, (&recorder{}).env())
+	if err == nil {
+		run.Stop(context.Background())
+		t.Fatal("started")
+	}
+	if !errors.Is(err, is) || !strings.Contains(err.Error(), msg) {
+		t.Errorf("error %q; want one wrapping %v and containing %q", err, is, msg)
+	}
 }
 
 func stats(r supervisor.Running) Stats { return r.Stats().(Stats) }
