@@ -98,17 +98,7 @@ func (d brfdbDriver) create(s *session, r compose.Resource) error {
 func (brfdbDriver) update(*session, compose.Resource, compose.Resource) error { return nil }
 
 func (d brfdbDriver) delete(s *session, r compose.Resource) error {
-	n, h, err := d.entry(s, r)
-	if gone(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := h.NeighDel(n); err != nil && !gone(err) {
-		return fmt.Errorf("brfdb %s in %s: delete: %w", r.Name, r.Node, err)
-	}
-	return nil
+	return deleteEntry(d, s, r, "brfdb "+r.Name+" in "+r.Node)
 }
 
 // vlanFiltering reports whether l is a VLAN-aware bridge.

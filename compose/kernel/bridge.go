@@ -201,6 +201,14 @@ func setBridgeSTP(s *session, node string, index int, on bool) error {
 
 // setBridgeAttr sets one IFLA_BR_* attribute of a bridge.
 func setBridgeAttr(s *session, node string, index int, attr int, value []byte) error {
+	return setLinkData(s, node, index, "bridge", attr, value)
+}
+
+// setLinkData changes one IFLA_INFO_DATA attribute of a link of kind
+// alone: the netlink package sends every attribute of the kind on a
+// change, and the kernel refuses some (a vxlan's port) once the link
+// exists.
+func setLinkData(s *session, node string, index int, kind string, attr int, value []byte) error {
 	sock, err := s.rawSocket(node)
 	if err != nil {
 		return err
@@ -210,7 +218,7 @@ func setBridgeAttr(s *session, node string, index int, attr int, value []byte) e
 	msg.Index = int32(index)
 	req.AddData(msg)
 	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
-	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("bridge"))
+	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated(kind))
 	data := info.AddRtAttr(nl.IFLA_INFO_DATA, nil)
 	data.AddRtAttr(attr, value)
 	req.AddData(info)

@@ -22,20 +22,18 @@ var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
 func (fdbDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) ([]compose.Resource, error) {
 	var out []compose.Resource
 	for _, sn := range snaps {
-		for idx, m := range sn.owned {
-			vx, ok := sn.byIndex[idx].(*netlink.Vxlan)
-			if m.kind != compose.KindVxlan || !ok {
+		// One pass over the node's FDB (a bridge's learnt entries are in
+		// it too), each entry looked up by its link.
+		for _, n := range sn.fdb {
+			m, ok := sn.owned[n.LinkIndex]
+			vx, isVxlan := sn.byIndex[n.LinkIndex].(*netlink.Vxlan)
+			if !ok || m.kind != compose.KindVxlan || !isVxlan || n.IP == nil || n.HardwareAddr.String() != zeroMAC.String() {
 				continue
 			}
-			for _, n := range sn.fdb {
-				if n.LinkIndex != idx || n.IP == nil || n.HardwareAddr.String() != zeroMAC.String() {
-					continue
-				}
-				if vx.Group != nil && n.IP.Equal(vx.Group) {
-					continue // the default remote: the vxlan's own attr
-				}
-				out = append(out, compose.Resource{Kind: compose.KindFDB, Node: sn.node, Name: vx.Name + "/" + n.IP.String()})
+			if vx.Group != nil && n.IP.Equal(vx.Group) {
+				continue // the default remote: the vxlan's own attr
 			}
+			out = append(out, compose.Resource{Kind: compose.KindFDB, Node: sn.node, Name: vx.Name + "/" + n.IP.String()})
 		}
 	}
 	return out, nil
@@ -77,6 +75,18 @@ func (d fdbDriver) create(s *session, r compose.Resource) error {
 func (fdbDriver) update(*session, compose.Resource, compose.Resource) error { return nil }
 
 func (d fdbDriver) delete(s *session, r compose.Resource) error {
+	return deleteEntry(d, s, r, "fdb "+r.Name)
+}
+
+// fdbEntries are the kinds whose objects are bridge FDB entries (fdb,
+// brfdb): entry is the one r names, and the handle of its node.
+type fdbEntries interface {
+	entry(s *session, r compose.Resource) (*netlink.Neigh, *netlink.Handle, error)
+}
+
+// deleteEntry deletes the entry r names; one already gone, or whose link
+// is, is no error. what names r in an error.
+func deleteEntry(d fdbEntries, s *session, r compose.Resource, what string) error {
 	n, h, err := d.entry(s, r)
 	if gone(err) {
 		return nil
@@ -85,7 +95,7 @@ func (d fdbDriver) delete(s *session, r compose.Resource) error {
 		return err
 	}
 	if err := h.NeighDel(n); err != nil && !gone(err) {
-		return fmt.Errorf("fdb %s: delete: %w", r.Name, err)
+		return fmt.Errorf("%s: delete: %w", what, err)
 	}
 	return nil
 }

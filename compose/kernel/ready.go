@@ -102,17 +102,10 @@ func (s *session) waitReady(ctx context.Context, ends []compose.End, release boo
 			return out, nil
 		case <-time.After(readyPoll):
 		}
-		var still []readyEnd
-		for _, p := range pending {
-			p, up, err := s.ask(p)
-			if err != nil {
-				return nil, err
-			}
-			if !up {
-				still = append(still, p)
-			}
+		var err error
+		if pending, err = s.stillDown(pending); err != nil {
+			return nil, err
 		}
-		pending = still
 	}
 	return nil, nil
 }
@@ -161,14 +154,20 @@ func (s *session) firstLook(node string, ifnames []string) ([]readyEnd, error) {
 		}
 		s.mu.Unlock()
 	}
+	return s.stillDown(candidates)
+}
+
+// stillDown asks for each end by itself (ask) and returns those not
+// ready yet.
+func (s *session) stillDown(ends []readyEnd) ([]readyEnd, error) {
 	var down []readyEnd
-	for _, c := range candidates {
-		c, up, err := s.ask(c)
+	for _, e := range ends {
+		e, up, err := s.ask(e)
 		if err != nil {
 			return nil, err
 		}
 		if !up {
-			down = append(down, c)
+			down = append(down, e)
 		}
 	}
 	return down, nil

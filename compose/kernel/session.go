@@ -181,10 +181,7 @@ func (s *session) handle(node string) (*netlink.Handle, error) {
 func (s *session) forget(node string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.conns[node]; ok {
-		s.dropLocked(c)
-		delete(s.conns, node)
-	}
+	s.releaseLocked(node)
 	delete(s.links, node)
 }
 
@@ -193,6 +190,10 @@ func (s *session) forget(node string) {
 func (s *session) release(node string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.releaseLocked(node)
+}
+
+func (s *session) releaseLocked(node string) {
 	if c, ok := s.conns[node]; ok {
 		s.dropLocked(c)
 		delete(s.conns, node)

@@ -255,10 +255,6 @@ func setVxlanRemote(s *session, r compose.Resource, remote string) error {
 	if err != nil {
 		return err
 	}
-	sock, err := s.rawSocket(r.Node)
-	if err != nil {
-		return err
-	}
 	ip := net.IPv4zero
 	if remote != "" {
 		if ip = net.ParseIP(remote); ip == nil {
@@ -267,22 +263,10 @@ func setVxlanRemote(s *session, r compose.Resource, remote string) error {
 	} else if local := net.ParseIP(r.Attrs["local"]); local != nil && local.To4() == nil {
 		ip = net.IPv6zero
 	}
-	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_ACK)
-	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
-	msg.Index = int32(l.Attrs().Index)
-	req.AddData(msg)
-	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
-	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("vxlan"))
-	data := info.AddRtAttr(nl.IFLA_INFO_DATA, nil)
 	if ip4 := ip.To4(); ip4 != nil {
-		data.AddRtAttr(nl.IFLA_VXLAN_GROUP, []byte(ip4))
-	} else {
-		data.AddRtAttr(nl.IFLA_VXLAN_GROUP6, []byte(ip.To16()))
+		return setLinkData(s, r.Node, l.Attrs().Index, "vxlan", nl.IFLA_VXLAN_GROUP, []byte(ip4))
 	}
-	req.AddData(info)
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: sock}
-	_, err = req.Execute(unix.NETLINK_ROUTE, 0)
-	return err
+	return setLinkData(s, r.Node, l.Attrs().Index, "vxlan", nl.IFLA_VXLAN_GROUP6, []byte(ip.To16()))
 }
 
 func (vxlanDriver) delete(s *session, r compose.Resource) error {
