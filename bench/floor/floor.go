@@ -178,35 +178,42 @@ func create(names []string, ipv6Off func(int) bool) ([]*netlink.Handle, error) {
 	if err := os.MkdirAll(Dir, 0o755); err != nil {
 		return nil, err
 	}
-	type result struct {
-		hs  []*netlink.Handle
-		err error
-	}
-	done := make(chan result, 1)
+	var hs []*netlink.Handle
+	err := away(func() error {
+		hs = make([]*netlink.Handle, len(names))
+		for i, name := range names {
+			var err error
+			if hs[i], err = createOne(name, ipv6Off(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return hs, err
+}
+
+// away runs f on a locked thread that f may move to other namespaces,
+// then goes home. A thread that cannot go home stays locked and dies
+// with its goroutine.
+func away(f func() error) error {
+	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		home, err := netns.Get()
 		if err != nil {
-			done <- result{nil, err}
+			done <- err
 			return
 		}
 		defer home.Close()
-		hs := make([]*netlink.Handle, len(names))
-		var cerr error
-		for i, name := range names {
-			if hs[i], cerr = createOne(name, ipv6Off(i)); cerr != nil {
-				break
-			}
-		}
+		ferr := f()
 		if err := netns.Set(home); err != nil {
-			done <- result{hs, errors.Join(cerr, err)}
+			done <- errors.Join(ferr, err)
 			return // stays locked: the runtime discards the thread
 		}
 		runtime.UnlockOSThread()
-		done <- result{hs, cerr}
+		done <- ferr
 	}()
-	r := <-done
-	return r.hs, r.err
+	return <-done
 }
 
 func createOne(name string, ipv6Off bool) (*netlink.Handle, error) {
@@ -307,35 +314,18 @@ func probe() error {
 // their fds; the thread that made them goes home before it is released,
 // so nothing but the fds holds them.
 func anonymousPair() (w, p netns.NsHandle, err error) {
-	type result struct {
-		w, p netns.NsHandle
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		home, err := netns.Get()
-		if err != nil {
-			done <- result{-1, -1, err}
-			return
-		}
-		defer home.Close()
-		fds := [2]netns.NsHandle{-1, -1}
+	fds := [2]netns.NsHandle{-1, -1}
+	err = away(func() error {
 		for i := range fds {
+			var err error
 			if err = unix.Unshare(unix.CLONE_NEWNET); err != nil {
-				break
+				return err
 			}
 			if fds[i], err = netns.Get(); err != nil {
-				break
+				return err
 			}
 		}
-		if serr := netns.Set(home); serr != nil {
-			done <- result{fds[0], fds[1], errors.Join(err, serr)}
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- result{fds[0], fds[1], err}
-	}()
-	r := <-done
-	return r.w, r.p, r.err
+		return nil
+	})
+	return fds[0], fds[1], err
 }

@@ -297,13 +297,19 @@ func (b *bench) floor(ctx context.Context, n int, ipv6 string, apply, destroy *[
 	if ipv6 != "" {
 		args = append(args, ipv6)
 	}
-	s, err := b.exec(ctx, b.self, args...)
+	return b.cycle(ctx, b.self, args, []string{"floor-destroy", lab}, apply, destroy)
+}
+
+// cycle runs name with build's arguments, then with teardown's, pausing
+// after each, and adds their samples to apply and destroy.
+func (b *bench) cycle(ctx context.Context, name string, build, teardown []string, apply, destroy *[]sample) error {
+	s, err := b.exec(ctx, name, build...)
 	if err != nil {
 		return err
 	}
 	*apply = append(*apply, s)
 	pause()
-	if s, err = b.exec(ctx, b.self, "floor-destroy", lab); err != nil {
+	if s, err = b.exec(ctx, name, teardown...); err != nil {
 		return err
 	}
 	*destroy = append(*destroy, s)
@@ -372,17 +378,9 @@ func (b *bench) ipv6(ctx context.Context) error {
 				if err := b.floor(ctx, n, "ipv6-off-"+where, &fa, &fd); err != nil {
 					return err
 				}
-				s, err := b.exec(ctx, b.bin, "apply", ini)
-				if err != nil {
+				if err := b.cycle(ctx, b.bin, []string{"apply", ini}, []string{"destroy", ini}, &ca, &cd); err != nil {
 					return err
 				}
-				ca = append(ca, s)
-				pause()
-				if s, err = b.exec(ctx, b.bin, "destroy", ini); err != nil {
-					return err
-				}
-				cd = append(cd, s)
-				pause()
 			}
 			label := map[string]string{"hub": "`ipv6 = off` in the hub", "all": "`ipv6 = off` in every node"}[where]
 			b.printf("| %d | %s | %s | %s | %s | %s |\n", n, label, cell(ca), cell(cd), cell(fa), cell(fd))
@@ -405,17 +403,9 @@ func (b *bench) mininetRow(ctx context.Context) error {
 	b.cliLabs = append(b.cliLabs, lab)
 	var ca, cd []sample
 	for range b.opt.repeat {
-		s, err := b.exec(ctx, b.bin, "apply", ini)
-		if err != nil {
+		if err := b.cycle(ctx, b.bin, []string{"apply", ini}, []string{"destroy", ini}, &ca, &cd); err != nil {
 			return err
 		}
-		ca = append(ca, s)
-		pause()
-		if s, err = b.exec(ctx, b.bin, "destroy", ini); err != nil {
-			return err
-		}
-		cd = append(cd, s)
-		pause()
 	}
 	b.printf("\n## Mininet-like: %d hosts on one Linux bridge\n\n", hosts)
 	b.printf("| tool | build | stop |\n|---|--:|--:|\n")

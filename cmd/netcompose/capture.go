@@ -93,7 +93,7 @@ func runCapture(cmd *cobra.Command, path, where string, f captureFlags) error {
 	if err := checkNode(cmd.CommandPath(), lab, f.host, node, path, nil); err != nil {
 		return err
 	}
-	t, err := loadTarget(cmd.CommandPath(), path, f.host, where)
+	t, err := targetOf(cmd.CommandPath(), lab, path, f.host, where)
 	if err != nil {
 		return err
 	}

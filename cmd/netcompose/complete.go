@@ -19,8 +19,8 @@ import (
 // addCompletions gives every command of root its completions.
 func addCompletions(root *cobra.Command) {
 	for _, c := range root.Commands() {
-		if c.ValidArgsFunction == nil && len(positionals(c.Use)) > 0 {
-			c.ValidArgsFunction = completeArgs(positionals(c.Use))
+		if ps := positionals(c.Use); c.ValidArgsFunction == nil && len(ps) > 0 {
+			c.ValidArgsFunction = completeArgs(ps)
 		}
 		if c.Flags().Lookup("host") != nil {
 			_ = c.RegisterFlagCompletionFunc("host", completeHosts)

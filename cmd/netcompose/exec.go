@@ -89,7 +89,7 @@ func execNode(cmd *cobra.Command, path, host, node string, argv []string, dashes
 	if err := checkNode(cmd.CommandPath(), lab, host, node, path, rest); err != nil {
 		return err
 	}
-	t, err := loadTarget(cmd.CommandPath(), path, host, append([]string{node}, rest...)...)
+	t, err := targetOf(cmd.CommandPath(), lab, path, host, append([]string{node}, rest...)...)
 	if err != nil {
 		return err
 	}

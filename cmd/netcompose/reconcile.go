@@ -57,7 +57,13 @@ func loadTarget(command, path, host string, rest ...string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
+	return targetOf(command, lab, path, host, rest...)
+}
+
+// targetOf is loadTarget of a lab already loaded from path.
+func targetOf(command string, lab *compose.Lab, path, host string, rest ...string) (*target, error) {
 	t := &target{lab: lab, full: lab, host: host, name: compose.StateKey(lab.Name, host)}
+	var err error
 	if host != "" {
 		if t.lab, err = lab.ForHost(host); err != nil {
 			return nil, err

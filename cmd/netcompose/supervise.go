@@ -10,10 +10,6 @@ import (
 	"github.com/netcompose/netcompose/internal/supervisor"
 )
 
-// componentKinds are the component kinds the supervisor can run, by the
-// Spec.Kind apply hands it.
-var componentKinds = reconcile.StartFuncs
-
 // newSuperviseCmd is the lab's supervisor process, started detached by
 // apply (supervisor.Launch) as `netcompose supervise --lab KEY`; not for
 // people, hence hidden.
@@ -31,7 +27,7 @@ func newSuperviseCmd() *cobra.Command {
 			}
 			// Serve handles SIGTERM and SIGINT itself: it stops the
 			// components before it returns.
-			return supervisor.Serve(context.Background(), dir, componentKinds)
+			return supervisor.Serve(context.Background(), dir, reconcile.StartFuncs)
 		},
 	}
 	cmd.Flags().StringVar(&key, "lab", "", "the lab's state key: LAB or LAB@HOST")

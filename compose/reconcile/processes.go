@@ -104,10 +104,7 @@ func processStatus(ctx context.Context, key string, desired, actual []compose.Re
 	if ps == nil {
 		ps = &ProcessStatus{}
 	}
-	node := map[string]string{}
-	for _, r := range want {
-		node[string(r.Kind)+"/"+r.Name] = r.Attrs["node"]
-	}
+	node := nodesOf(want)
 	have := map[string]bool{}
 	for i := range ps.Components {
 		c := &ps.Components[i]
@@ -134,6 +131,18 @@ func processStatus(ctx context.Context, key string, desired, actual []compose.Re
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
 	})
 	return ps, nil
+}
+
+// nodesOf maps the processes among rs, by kind/name as the supervisor
+// names its components, to the node each runs in.
+func nodesOf(rs []compose.Resource) map[string]string {
+	node := map[string]string{}
+	for _, r := range rs {
+		if r.Kind.Info().Held {
+			node[string(r.Kind)+"/"+r.Name] = r.Attrs["node"]
+		}
+	}
+	return node
 }
 
 // decodeStats reads a component's Stats as its kind writes them; what

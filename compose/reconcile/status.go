@@ -71,7 +71,7 @@ func Inspect(ctx context.Context, t Target, opt Options) (*Status, error) {
 	}
 	p := compose.Diff(t.Key, desired, actual)
 	st := &Status{Lab: t.Key, InSync: p.Empty(), Drift: p, Links: []compose.Resource{}}
-	st.Problems = problems(t, opt, p)
+	st.Problems = problems(t, opt, desired, p)
 	if st.Nodes, err = nodeStatus(ctx, t.Key, desired, actual, p); err != nil {
 		return nil, err
 	}
@@ -91,8 +91,9 @@ func Inspect(ctx context.Context, t Target, opt Options) (*Status, error) {
 	return st, nil
 }
 
-// problems lists what apply would refuse, as Run and diff would say it.
-func problems(t Target, opt Options, p compose.Plan) []string {
+// problems lists what apply would refuse, as Run and diff would say it;
+// desired is t lowered.
+func problems(t Target, opt Options, desired []compose.Resource, p compose.Plan) []string {
 	var out []string
 	add := func(err error) {
 		if err == nil {
@@ -106,7 +107,9 @@ func problems(t Target, opt Options, p compose.Plan) []string {
 		}
 		out = append(out, err.Error())
 	}
-	add(CheckUnderlay(t, opt.UnderlayNetns))
+	// CheckUnderlay of the lab already lowered: CheckLocal looks only
+	// at its tunnels.
+	add(kernel.CheckLocal(t.Key, desired, opt.UnderlayNetns))
 	obs, err := kernel.Obstacles(p, opt.Adopt)
 	add(err)
 	for _, o := range obs {

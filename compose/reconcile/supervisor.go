@@ -62,10 +62,7 @@ func (s *Supervisor) Observe(ctx context.Context, key string, desired []compose.
 	if err != nil {
 		return nil, fmt.Errorf("supervisor of %s: status: %w", key, err)
 	}
-	node := map[string]string{}
-	for _, r := range desired {
-		node[string(r.Kind)+"/"+r.Name] = r.Attrs["node"]
-	}
+	node := nodesOf(desired)
 	var out []compose.Resource
 	for _, cs := range st.Components {
 		if cs.State != supervisor.StateRunning {
