@@ -9,13 +9,18 @@ import (
 	"os"
 	"reflect"
 	"runtime/debug"
+
+	"github.com/netcompose/netcompose/internal/nsrun"
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "supervise" {
-		shortRunGC()
-	}
-	os.Exit(run(os.Args[1:]))
+	// Off the main thread, which nsrun keeps locked for the process.
+	nsrun.Main(func() int {
+		if len(os.Args) < 2 || os.Args[1] != "supervise" {
+			shortRunGC()
+		}
+		return run(os.Args[1:])
+	})
 }
 
 // shortRunGC tunes the collector for a command that lives a fraction of a

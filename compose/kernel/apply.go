@@ -19,7 +19,9 @@ type ApplyOptions struct {
 	// which vxlan devices on the host's underlay are created, to stand in
 	// for another machine; the devices still end up in their nodes.
 	UnderlayNetns string
-	// Progress, if set, is called after each step.
+	// Progress, if set, is called after each step: on Apply's goroutine,
+	// or for a run of new namespaces on the thread that makes them, never
+	// two at a time.
 	Progress func(done, total int, s compose.Step)
 	// Ready, if set, are veth ends to wait for (as WaitReady does, for at
 	// most ReadyTimeout) once the plan is applied, in Apply's own
@@ -97,26 +99,51 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 	}
 	res := &Result{}
 	var journal []undo
-	for i, st := range steps {
-		if err := ctx.Err(); err != nil {
-			return nil, s.rollback(journal, before, p, &ApplyError{Step: st, Err: err})
+	// do runs steps[from:to] and returns the index of the step that
+	// failed.
+	do := func(from, to int) (int, error) {
+		for k := from; k < to; k++ {
+			st := steps[k]
+			if err := ctx.Err(); err != nil {
+				return k, err
+			}
+			u, err := s.run(st)
+			if err != nil {
+				return k, err
+			}
+			journal = append(journal, u)
+			if k == lastNSDelete {
+				settle(ctx)
+			}
+			if st.Cascade {
+				res.Cascaded++
+			} else {
+				res.Steps++
+			}
+			if opt.Progress != nil {
+				opt.Progress(k+1, len(steps), st)
+			}
 		}
-		u, err := s.run(st)
-		if err != nil {
-			return nil, s.rollback(journal, before, p, &ApplyError{Step: st, Err: err})
-		}
-		journal = append(journal, u)
-		if i == lastNSDelete {
-			settle(ctx)
-		}
-		if st.Cascade {
-			res.Cascaded++
+		return to, nil
+	}
+	for i := 0; i < len(steps); {
+		n := max(1, newNamespaces(steps[i:]))
+		var failed int
+		var err error
+		if n > 1 {
+			// A run of new namespaces is made on the creator's thread, in
+			// one trip there and back rather than one per namespace.
+			err = s.onCreator(func() (err error) {
+				failed, err = do(i, i+n)
+				return err
+			})
 		} else {
-			res.Steps++
+			failed, err = do(i, i+n)
 		}
-		if opt.Progress != nil {
-			opt.Progress(i+1, len(steps), st)
+		if err != nil {
+			return nil, s.rollback(journal, before, p, &ApplyError{Step: steps[failed], Err: err})
 		}
+		i += n
 	}
 	if err := s.finish(); err != nil {
 		return res, err
@@ -127,6 +154,18 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 		res.NotReady, res.ReadyErr = s.waitReady(wctx, opt.Ready, false)
 	}
 	return res, nil
+}
+
+// newNamespaces counts the namespace creates that steps starts with.
+func newNamespaces(steps []compose.Step) int {
+	n := 0
+	for _, st := range steps {
+		if st.Op != compose.Create || st.Cascade || st.After.Kind != compose.KindNetns {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // finish writes the record, or removes the lab's files when it owns

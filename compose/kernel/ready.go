@@ -18,9 +18,16 @@ import (
 // Each poll is one single-link request per such end.
 const readyPoll = 10 * time.Millisecond
 
+// readyInline is how many nodes WaitReady looks at one after the other
+// before it spreads them over workers: a handful of requests take less
+// than handing them out.
+const readyInline = 16
+
 // readyDumpAbove is how many ends a node must have for WaitReady to dump
 // its links first rather than ask for each end: a dump reads a hub of
-// thousands of links in one request.
+// thousands of links in one request. A session that made the links knows
+// their indexes and asks for each at once: most are still down, and
+// asking for one is what brings it up.
 const readyDumpAbove = 8
 
 // WaitReady waits until the given veth ends of the lab (every veth end it
@@ -81,12 +88,19 @@ func (s *session) waitReady(ctx context.Context, ends []compose.End, release boo
 	// to wait for is closed at once, so the open files stay few.
 	down := make([][]readyEnd, len(nodes))
 	errs := make([]error, len(nodes))
-	eachNode(ctx, len(nodes), func(i int) {
+	look := func(i int) {
 		down[i], errs[i] = s.firstLook(nodes[i], byNode[nodes[i]])
 		if release && len(down[i]) == 0 {
 			s.release(nodes[i])
 		}
-	})
+	}
+	if len(nodes) <= readyInline {
+		for i := range nodes {
+			look(i)
+		}
+	} else {
+		eachNode(ctx, len(nodes), look)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -125,7 +139,8 @@ func (s *session) firstLook(node string, ifnames []string) ([]readyEnd, error) {
 		return nil, err
 	}
 	var candidates []readyEnd
-	if ifnames == nil || len(ifnames) > readyDumpAbove {
+	known := s.known(node, ifnames)
+	if known == nil && (ifnames == nil || len(ifnames) > readyDumpAbove) {
 		links, err := netlinksafe.Dump(h.LinkList)
 		if err != nil {
 			return nil, fmt.Errorf("netns %s: list links: %w", s.nsName(node), err)
@@ -147,6 +162,8 @@ func (s *session) firstLook(node string, ifnames []string) ([]readyEnd, error) {
 				candidates = append(candidates, readyEnd{compose.End{Node: node, Ifname: a.Name}, a.Index})
 			}
 		}
+	} else if known != nil {
+		candidates = known
 	} else {
 		s.mu.Lock()
 		for _, n := range ifnames {
@@ -155,6 +172,26 @@ func (s *session) firstLook(node string, ifnames []string) ([]readyEnd, error) {
 		s.mu.Unlock()
 	}
 	return s.stillDown(candidates)
+}
+
+// known returns the node's ends with the indexes this session has learnt,
+// or nil if it does not know them all (nor, for nil ifnames, which they
+// are).
+func (s *session) known(node string, ifnames []string) []readyEnd {
+	if ifnames == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]readyEnd, 0, len(ifnames))
+	for _, n := range ifnames {
+		i, ok := s.links[node][n]
+		if !ok {
+			return nil
+		}
+		out = append(out, readyEnd{End: compose.End{Node: node, Ifname: n}, index: i})
+	}
+	return out
 }
 
 // stillDown asks for each end by itself (ask) and returns those not

@@ -3,11 +3,13 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/netcompose/netcompose/compose"
+	"github.com/netcompose/netcompose/internal/labdir"
 )
 
 // TestWaitReady: after WaitReady every veth end of a fresh star has
@@ -132,12 +134,7 @@ func TestSessionFewNamespaceFiles(t *testing.T) {
 func TestApplyWaitsInItsSession(t *testing.T) {
 	requireRoot(t)
 	lab := newLab(t)
-	desired := star(12)
-	actual, err := Observe(context.Background(), lab, desired)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := compose.Diff(lab, desired, actual)
+	p := planOf(t, lab, star(12))
 	res, err := Apply(context.Background(), p, ApplyOptions{Ready: vethEnds(p), ReadyTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +143,14 @@ func TestApplyWaitsInItsSession(t *testing.T) {
 		t.Fatalf("Apply's wait: not ready %v, %v; want every end up", res.NotReady, res.ReadyErr)
 	}
 	checkOperUp(t, lab, "hub", "l0", "l11")
+	// The record is written before Apply waits: there when it returns,
+	// with the journal folded into it.
+	if rec, err := loadRecord(lab); err != nil || len(rec.Nodes) != 13 {
+		t.Errorf("record after Apply: %v, %v; want its 13 nodes", rec, err)
+	}
+	if _, err := os.Stat(labdir.MustFor(lab).Journal()); !os.IsNotExist(err) {
+		t.Errorf("journal left after Apply: %v", err)
+	}
 }
 
 // vethEnds lists the ends of the veths p creates or changes.

@@ -19,6 +19,9 @@ import (
 type runState struct {
 	journal journal
 	creator *nsrun.Creator
+	// here is set while code runs on the creator's thread (onCreator):
+	// namespaces are then made right there.
+	here *nsrun.Here
 }
 
 func (s *session) startRun() {
@@ -36,15 +39,33 @@ func (s *session) endRun() {
 	s.inRun = nil
 }
 
-// createNamespace makes the node's namespace, announcing its inode in the
-// journal before it becomes visible under /run/netns.
-func (s *session) createNamespace(node string) error {
+// creator returns the run's namespace creator, started on first use.
+func (s *session) creator() *nsrun.Creator {
 	if s.inRun == nil {
 		s.startRun()
 	}
 	if s.inRun.creator == nil {
 		s.inRun.creator = nsrun.NewCreator()
 	}
+	return s.inRun.creator
+}
+
+// onCreator runs fn on the creator's thread (nsrun.Creator.Run); the
+// namespaces fn makes through createNamespace are made there, with no
+// trip between threads each. fn must not depend on its thread's network
+// namespace: the session's work goes through netlink handles.
+func (s *session) onCreator(fn func() error) error {
+	return s.creator().Run(func(h nsrun.Here) error {
+		s.inRun.here = &h
+		defer func() { s.inRun.here = nil }()
+		return fn()
+	})
+}
+
+// createNamespace makes the node's namespace, announcing its inode in the
+// journal before it becomes visible under /run/netns.
+func (s *session) createNamespace(node string) error {
+	c := s.creator()
 	announce := func(ino uint64) error {
 		return s.inRun.journal.write("ns", node, strconv.FormatUint(ino, 10))
 	}
@@ -63,7 +84,12 @@ func (s *session) createNamespace(node string) error {
 		s.keep(node, ns, h)
 		return nil
 	}
-	err := s.inRun.creator.CreateIn(s.nsName(node), announce, connect)
+	var err error
+	if s.inRun.here != nil {
+		err = s.inRun.here.CreateIn(s.nsName(node), announce, connect)
+	} else {
+		err = c.CreateIn(s.nsName(node), announce, connect)
+	}
 	var ce *connectError
 	if errors.As(err, &ce) {
 		// Made and mounted, and ours, but of no use: take it away.

@@ -134,6 +134,42 @@ func TestRollbackOfANewLabLeavesNothing(t *testing.T) {
 	}
 }
 
+// TestRollbackInARunOfNewNamespaces: a fresh lab's namespaces are made in
+// one run on the creator's thread; a run stopped half way (here the
+// context, cancelled from Progress after the second namespace) is rolled
+// back like any other: the namespaces made go, and nothing of the lab is
+// left.
+func TestRollbackInARunOfNewNamespaces(t *testing.T) {
+	requireRoot(t)
+	lab := newLab(t)
+	p := planOf(t, lab, star(4))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var made []string
+	_, err := Apply(ctx, p, ApplyOptions{Progress: func(done, total int, st compose.Step) {
+		made = append(made, st.After.Node)
+		if done == 2 {
+			if got := namespaces(t, lab+"-"); len(got) != 2 {
+				t.Errorf("namespaces after two steps: %v", got)
+			}
+			cancel()
+		}
+	}})
+	var ae *ApplyError
+	if !errors.As(err, &ae) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("apply: %v, want an *ApplyError of the cancelled context", err)
+	}
+	if ae.Undone != 2 || ae.Step.After.Kind != compose.KindNetns || len(made) != 2 {
+		t.Errorf("stopped at %s after %v, undid %d; want the third namespace, after two, both undone", compose.Label(*ae.Step.After), made, ae.Undone)
+	}
+	if got := namespaces(t, lab+"-"); len(got) > 0 {
+		t.Errorf("namespaces left: %v", got)
+	}
+	if _, err := os.Stat(labDir(lab)); !os.IsNotExist(err) {
+		t.Errorf("state dir left: %v", err)
+	}
+}
+
 func TestForeignNamespace(t *testing.T) {
 	requireRoot(t)
 	lab := newLab(t)

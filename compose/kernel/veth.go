@@ -117,7 +117,7 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 	if err := ca.h.LinkAdd(v); err != nil {
 		return fmt.Errorf("veth %s: create: %w", r.Name, err)
 	}
-	if err := markEnds(s, r.Name, alias, ca, an, ai, cb, bn, bi); err != nil {
+	if err := markEnds(s, r.Name, alias, ca, an, v, cb, bn, bi); err != nil {
 		// No undo is recorded for a step that failed: the pair just made
 		// (ours, so unmarked or not) goes now, or it would be in the way
 		// of every later run.
@@ -127,14 +127,18 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 	return nil
 }
 
-// markEnds reads both ends of a new veth back for their index and marks
-// them: the kernel ignores IFLA_IFALIAS when it creates a link, and the
-// peer's create info has no flags, so each end goes up with its mark, in
-// one call.
-func markEnds(s *session, name, alias string, ca *conn, an, ai string, cb *conn, bn, bi string) error {
-	la, err := ca.h.LinkByName(ai)
-	if err != nil {
-		return fmt.Errorf("veth %s: read back %s: %w", name, ai, err)
+// markEnds learns the index of both ends of a new veth and marks them:
+// the kernel ignores IFLA_IFALIAS when it creates a link, and the peer's
+// create info has no flags, so each end goes up with its mark, in one
+// call. made is the end LinkAdd made, whose index LinkAdd has read back
+// already; the peer's is read here.
+func markEnds(s *session, name, alias string, ca *conn, an string, made netlink.Link, cb *conn, bn, bi string) error {
+	ai, la := made.Attrs().Name, made
+	if made.Attrs().Index == 0 {
+		var err error
+		if la, err = ca.h.LinkByName(ai); err != nil {
+			return fmt.Errorf("veth %s: read back %s: %w", name, ai, err)
+		}
 	}
 	s.learn(an, ai, la.Attrs().Index)
 	if err := markUp(ca.h, la, alias); err != nil {

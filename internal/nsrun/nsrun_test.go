@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -88,5 +89,89 @@ func TestCreateInRunsInTheNewNamespace(t *testing.T) {
 	}
 	if want := netnsInode(t, Path(name)); inside != want {
 		t.Errorf("in ran in namespace inode %d, want the new one's %d", inside, want)
+	}
+}
+
+// TestRunMakesNamespacesOnTheCreatorsThread: Run's function runs on the
+// creator's thread, namespaces made through Here are made and mounted
+// there (the thread is inside each as it is made), Run returns the
+// function's error, and the creator goes on making namespaces afterwards.
+func TestRunMakesNamespacesOnTheCreatorsThread(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces")
+	}
+	names := []string{fmt.Sprintf("nsrunr%d-a", os.Getpid()), fmt.Sprintf("nsrunr%d-b", os.Getpid()), fmt.Sprintf("nsrunr%d-c", os.Getpid())}
+	for _, n := range names {
+		t.Cleanup(func() { Delete(n) })
+	}
+	c := NewCreator()
+	defer c.Close()
+	var creator int
+	if err := c.CreateIn(names[0], nil, func() error { creator = unix.Gettid(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	inside := map[string]uint64{}
+	var tids []int
+	sentinel := errors.New("from fn")
+	err := c.Run(func(h Here) error {
+		tids = append(tids, unix.Gettid())
+		for _, n := range names[1:] {
+			if err := h.CreateIn(n, nil, func() error {
+				inside[n] = netnsInode(t, "/proc/thread-self/ns/net")
+				tids = append(tids, unix.Gettid())
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return sentinel
+	})
+	if !errors.Is(err, sentinel) {
+		t.Errorf("Run returned %v, want fn's error", err)
+	}
+	for _, tid := range tids {
+		if tid != creator {
+			t.Errorf("Run's function ran on thread %d, the creator's is %d", tid, creator)
+		}
+	}
+	for _, n := range names[1:] {
+		if want := netnsInode(t, Path(n)); inside[n] != want {
+			t.Errorf("%s: the thread was in namespace %d while making it, want %d", n, inside[n], want)
+		}
+	}
+	var after int
+	if err := c.CreateIn(names[0]+"x", nil, func() error { after = unix.Gettid(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	Delete(names[0] + "x")
+	if after != creator {
+		t.Errorf("after Run the creator makes namespaces on thread %d, want %d", after, creator)
+	}
+}
+
+// TestMain is the tests' main, or with NSRUN_TEST_MAIN set a command's:
+// it calls Main from the main goroutine, as a command does.
+func TestMain(m *testing.M) {
+	if os.Getenv("NSRUN_TEST_MAIN") != "" {
+		Main(func() int {
+			if unix.Gettid() == unix.Getpid() {
+				return 3 // on the main thread
+			}
+			return 7
+		})
+	}
+	os.Exit(m.Run())
+}
+
+// TestMainRunsOffTheMainThread: Main runs its function on a thread other
+// than the main one (which init keeps locked to the main goroutine) and
+// exits with its code. The test binary runs itself as the command.
+func TestMainRunsOffTheMainThread(t *testing.T) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "NSRUN_TEST_MAIN=1")
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Fatalf("command: %v, want exit status 7 (3: its function ran on the main thread)", err)
 	}
 }
