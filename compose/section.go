@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -208,7 +207,7 @@ func (r *reader) family(prefix string) []loader.Value {
 			out = append(out, loader.Value{Key: rest, Value: strings.TrimSpace(v.Value), Pos: v.Pos})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	slices.SortStableFunc(out, func(a, b loader.Value) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 

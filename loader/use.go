@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // maxUseDepth bounds a use chain. PasteDeploy recurses once per link and
@@ -15,7 +16,7 @@ import (
 // in the size of the file.
 const maxUseDepth = 100
 
-var schemeRE = regexp.MustCompile(`^[a-zA-Z]+:`)
+var schemeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z]+:`) })
 
 // use follows use = VALUE of section s in f: builtin:KIND ends the chain,
 // config:PATH#NAME continues in another file, any other value names a
@@ -23,7 +24,7 @@ var schemeRE = regexp.MustCompile(`^[a-zA-Z]+:`)
 func (l *loader) use(sc *scope, s *rawSection, use Value, gc map[string]string, chain []link) *result {
 	f, line := sc.f, use.Pos.Line
 	f2, name := f, use.Value
-	if schemeRE.MatchString(use.Value) {
+	if schemeRE().MatchString(use.Value) {
 		scheme, rest, _ := strings.Cut(use.Value, ":")
 		switch strings.ToLower(scheme) {
 		case "builtin":

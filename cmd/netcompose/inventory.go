@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -135,7 +136,7 @@ func hostVars(h compose.InventoryHost) [][2]string {
 // double-quoted.
 func yamlString(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
-	plain := yamlPlain.MatchString(s) && !slices.Contains(yaml11Words, strings.ToLower(s))
+	plain := yamlPlain().MatchString(s) && !slices.Contains(yaml11Words, strings.ToLower(s))
 	if a, err := netip.ParseAddr(s); err == nil && a.Is4() {
 		plain = true
 	}
@@ -146,7 +147,7 @@ func yamlString(s string) *yaml.Node {
 }
 
 var (
-	yamlPlain   = regexp.MustCompile(`^[A-Za-z/][A-Za-z0-9_./=@+-]*$`)
+	yamlPlain   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z/][A-Za-z0-9_./=@+-]*$`) })
 	yaml11Words = []string{"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
 )
 

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/internal/labdir"
@@ -47,15 +48,15 @@ func namespaceInode(key, node string) (uint64, bool) {
 // nsfsDev is the device of the namespace filesystem, learnt from our own
 // namespace: a file under /run/netns with that device is a mounted
 // namespace; anything else is a plain file.
-var nsfsDev = func() uint64 {
+var nsfsDev = sync.OnceValue(func() uint64 {
 	var st unix.Stat_t
 	if unix.Stat("/proc/self/ns/net", &st) != nil {
 		return 0
 	}
 	return st.Dev
-}()
+})
 
-func isNsfs(st *unix.Stat_t) bool { return nsfsDev == 0 || st.Dev == nsfsDev }
+func isNsfs(st *unix.Stat_t) bool { dev := nsfsDev(); return dev == 0 || st.Dev == dev }
 
 // isPlaceholder reports whether p is an empty regular file with nothing
 // mounted on it: what `ip netns add` and netcompose create before the

@@ -372,7 +372,7 @@ func marked(a *netlink.LinkAttrs, kind string) (string, bool) {
 		return "", false
 	}
 	p := strings.SplitN(rest, ":", 3)
-	if len(p) != 3 || p[1] != kind || !safe.MatchString(p[2]) {
+	if len(p) != 3 || p[1] != kind || !safe().MatchString(p[2]) {
 		return "", false
 	}
 	return p[2], true

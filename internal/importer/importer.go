@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 )
@@ -95,7 +96,7 @@ type Value struct {
 func (s *Section) add(key, value string) { s.Values = append(s.Values, Value{key, value}) }
 
 // safe is a node or lab name netcompose accepts (compose's safeName).
-var safe = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+var safe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`) })
 
 // Sources names the nodes of namespaces: "NODE=NETNS" names one
 // explicitly; otherwise, when every namespace starts with "LAB-" (lab
@@ -123,7 +124,7 @@ func Sources(lab string, namespaces []string) (string, []Source, error) {
 	if lab == "" {
 		lab = "imported"
 	}
-	if !safe.MatchString(lab) {
+	if !safe().MatchString(lab) {
 		return "", nil, fmt.Errorf("import: lab name %q is not a safe name (want [a-z0-9][a-z0-9_.-]*)", lab)
 	}
 	seen, netns := map[string]string{}, map[string]bool{}
@@ -132,7 +133,7 @@ func Sources(lab string, namespaces []string) (string, []Source, error) {
 		if s.Node == "" {
 			s.Node = safeNode(strings.TrimPrefix(s.Netns, lab+"-"))
 		}
-		if !safe.MatchString(s.Node) {
+		if !safe().MatchString(s.Node) {
 			return "", nil, fmt.Errorf("import: node name %q is not a safe name (want [a-z0-9][a-z0-9_.-]*)", s.Node)
 		}
 		if netns[s.Netns] {
@@ -154,7 +155,7 @@ func commonLab(names []string) string {
 		return ""
 	}
 	lab, _, ok := strings.Cut(names[0], "-")
-	if !ok || !safe.MatchString(lab) {
+	if !ok || !safe().MatchString(lab) {
 		return ""
 	}
 	for _, n := range names {
