@@ -336,7 +336,7 @@ func testResults(t *testing.T, args ...string) ([]check.Result, int) {
 
 // runTo is run with the command's output captured.
 func runTo(stdout, stderr *bytes.Buffer, args []string) int {
-	cmd := newRootCmd()
+	cmd := newRootCmd(args...)
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)

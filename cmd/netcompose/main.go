@@ -53,7 +53,7 @@ func (e *exitError) Error() string {
 }
 
 func run(args []string) int {
-	cmd := newRootCmd()
+	cmd := newRootCmd(args...)
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	if err == nil {
