@@ -365,3 +365,32 @@ func TestConfigCache(t *testing.T) {
 		t.Errorf("a cache of another boot was believed: from %q, err %v", rep.ConfigFrom, rep.Err())
 	}
 }
+
+// TestConfigCacheKeepsWhatIsAskedAbout: the cache keeps the config's lines
+// about the options a check can ask about, set or not, and nothing else;
+// it answers for them as the config would; a cache of other options (an
+// older netcompose's whole config) is read again from the config.
+func TestConfigCacheKeepsWhatIsAskedAbout(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "config-6.0.0")
+	must(t, os.WriteFile(plain, []byte("#\n# Networking\n#\nCONFIG_VETH=y\n# CONFIG_VXLAN is not set\nCONFIG_NOT_ASKED=y\n"), 0o644))
+	cache := filepath.Join(dir, "kernel-config")
+	c := &Checker{ConfigFiles: []string{plain}, ConfigCache: cache, BootID: "boot-1"}
+	fromConfig := c.Check(context.Background(), []string{"veth", "vxlan"}, nil)
+	b, err := os.ReadFile(cache)
+	must(t, err)
+	_, body, _ := strings.Cut(string(b), "\n")
+	if body != "CONFIG_VETH=y\n# CONFIG_VXLAN is not set\n" {
+		t.Errorf("cache body %q, want the two options' lines only", body)
+	}
+	fromCache := c.Check(context.Background(), []string{"veth", "vxlan"}, nil)
+	if fromCache.Err() == nil || fromConfig.Err() == nil || fromCache.Err().Error() != fromConfig.Err().Error() {
+		t.Errorf("from the cache: %v; from the config: %v; want the same missing vxlan", fromCache.Err(), fromConfig.Err())
+	}
+	// A cache in the format before options were named: the whole config.
+	must(t, os.WriteFile(cache, []byte("# netcompose: kernel config of boot boot-1 from "+plain+"\nCONFIG_VXLAN=y\n"), 0o644))
+	rep := c.Check(context.Background(), []string{"vxlan"}, nil)
+	if rep.Err() == nil {
+		t.Errorf("an old cache was believed: vxlan present")
+	}
+}

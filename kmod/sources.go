@@ -5,11 +5,14 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // facts is what the files say about the running kernel, read once per Check.
@@ -50,11 +53,32 @@ func (c *Checker) readFacts() facts {
 	return f
 }
 
-// The config cache (Checker.ConfigCache) is the config's text after a
-// header line that names the boot and the file it came from: a kernel's
-// config cannot change before the next boot, and /proc/config.gz costs
-// half a millisecond of gunzip on every apply that changes something.
-const cacheHeader = "# netcompose: kernel config of boot %s from %s\n"
+// The config cache (Checker.ConfigCache) is a header line that names the
+// boot, the file the config came from and the options kept, then the
+// lines of the config about those options: the options Features asks
+// about, a kilobyte of the config's hundred. A kernel's config cannot
+// change before the next boot, and /proc/config.gz costs half a
+// millisecond of gunzip on every apply that changes something. A cache
+// of other options (another netcompose) is not believed.
+const cacheHeader = "# netcompose: kernel config of boot %s from %s options %s\n"
+
+// cachedOptions are the options the cache keeps, sorted, and their
+// digest for its header.
+var cachedOptions = sync.OnceValues(func() ([]string, string) {
+	var opts []string
+	for _, f := range Features {
+		for _, n := range slices.Concat(f.Needs, f.Else) {
+			if n.Config != "" {
+				opts = append(opts, n.Config)
+			}
+		}
+	}
+	slices.Sort(opts)
+	opts = slices.Compact(opts)
+	h := fnv.New64a()
+	h.Write([]byte(strings.Join(opts, "\n")))
+	return opts, fmt.Sprintf("%016x", h.Sum64())
+})
 
 // cachedConfig returns the cached config and where it came from, if the
 // cache is of this boot.
@@ -67,11 +91,12 @@ func (c *Checker) cachedConfig() (kconfig, string) {
 		return nil, ""
 	}
 	head, rest, ok := bytes.Cut(b, []byte("\n"))
-	var boot, from string
+	var boot, from, digest string
 	if !ok {
 		return nil, ""
 	}
-	if n, _ := fmt.Sscanf(string(head)+"\n", cacheHeader, &boot, &from); n != 2 || boot != c.BootID {
+	_, want := cachedOptions()
+	if n, _ := fmt.Sscanf(string(head)+"\n", cacheHeader, &boot, &from, &digest); n != 3 || boot != c.BootID || digest != want {
 		return nil, ""
 	}
 	return kconfig(rest), from
@@ -83,8 +108,16 @@ func (c *Checker) cacheConfig(config kconfig, from string) {
 	if c.ConfigCache == "" || c.BootID == "" || strings.ContainsAny(from, " \n") {
 		return
 	}
+	opts, digest := cachedOptions()
+	b := []byte(fmt.Sprintf(cacheHeader, c.BootID, from, digest))
+	for _, opt := range opts {
+		if v, ok := config.line(opt + "="); ok {
+			b = append(b, opt+"="+v+"\n"...)
+		} else if _, ok := config.line("# " + opt + " is not set"); ok {
+			b = append(b, "# "+opt+" is not set\n"...)
+		}
+	}
 	tmp := c.ConfigCache + ".tmp"
-	b := append([]byte(fmt.Sprintf(cacheHeader, c.BootID, from)), config...)
 	if os.WriteFile(tmp, b, 0o644) != nil || os.Rename(tmp, c.ConfigCache) != nil {
 		os.Remove(tmp)
 	}
