@@ -342,15 +342,20 @@ func TestKconfigGet(t *testing.T) {
 	}
 }
 
+// cachingChecker checks against a kernel config file of the given text,
+// cached for boot-1.
+func cachingChecker(t *testing.T, config string) (c *Checker, plain, cache string) {
+	dir := t.TempDir()
+	plain, cache = filepath.Join(dir, "config-6.0.0"), filepath.Join(dir, "kernel-config")
+	must(t, os.WriteFile(plain, []byte(config), 0o644))
+	return &Checker{ConfigFiles: []string{plain}, ConfigCache: cache, BootID: "boot-1"}, plain, cache
+}
+
 // TestConfigCache: the config read once is kept for the boot: a later
 // check of that boot finds it in the cache (the file it came from gone),
 // and a cache of another boot is not believed.
 func TestConfigCache(t *testing.T) {
-	dir := t.TempDir()
-	plain := filepath.Join(dir, "config-6.0.0")
-	must(t, os.WriteFile(plain, []byte("CONFIG_VETH=y\n"), 0o644))
-	cache := filepath.Join(dir, "kernel-config")
-	c := &Checker{ConfigFiles: []string{plain}, ConfigCache: cache, BootID: "boot-1"}
+	c, plain, _ := cachingChecker(t, "CONFIG_VETH=y\n")
 	want := []row{{"veth", true, "config", []string{"CONFIG_VETH (veth)"}}}
 	if d := cmp.Diff(want, rows(c.Check(context.Background(), []string{"veth"}, nil))); d != "" {
 		t.Fatalf("first check (-want +got):\n%s", d)
@@ -371,11 +376,7 @@ func TestConfigCache(t *testing.T) {
 // it answers for them as the config would; a cache of other options (an
 // older netcompose's whole config) is read again from the config.
 func TestConfigCacheKeepsWhatIsAskedAbout(t *testing.T) {
-	dir := t.TempDir()
-	plain := filepath.Join(dir, "config-6.0.0")
-	must(t, os.WriteFile(plain, []byte("#\n# Networking\n#\nCONFIG_VETH=y\n# CONFIG_VXLAN is not set\nCONFIG_NOT_ASKED=y\n"), 0o644))
-	cache := filepath.Join(dir, "kernel-config")
-	c := &Checker{ConfigFiles: []string{plain}, ConfigCache: cache, BootID: "boot-1"}
+	c, plain, cache := cachingChecker(t, "#\n# Networking\n#\nCONFIG_VETH=y\n# CONFIG_VXLAN is not set\nCONFIG_NOT_ASKED=y\n")
 	fromConfig := c.Check(context.Background(), []string{"veth", "vxlan"}, nil)
 	b, err := os.ReadFile(cache)
 	must(t, err)
