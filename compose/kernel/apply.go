@@ -224,8 +224,18 @@ func (s *session) run(st compose.Step) (undo, error) {
 		}
 		return undo{desc: desc, fn: func() error { return d.create(s, *st.Before) }}, nil
 	case st.Op == compose.Create:
-		adopted := r.Kind == compose.KindNetns && namespaceExists(s.lab, r.Node)
-		if err := d.create(s, r); err != nil {
+		var err error
+		adopted := false
+		if r.Kind == compose.KindNetns {
+			// One look at the path serves both questions: was it there
+			// (the undo forgets rather than deletes), and what is it.
+			_, found := lookNamespace(s.lab, r.Node)
+			adopted = found == nsMounted
+			err = createNetns(s, r, found)
+		} else {
+			err = d.create(s, r)
+		}
+		if err != nil {
 			return undo{}, err
 		}
 		if adopted {

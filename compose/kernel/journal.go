@@ -46,7 +46,8 @@ type journal struct {
 	f   *os.File
 }
 
-func (j *journal) write(fields ...string) error {
+// write appends lines, each of space-separated fields, in one write(2).
+func (j *journal) write(lines ...[]string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
@@ -59,7 +60,12 @@ func (j *journal) write(fields ...string) error {
 		}
 		j.f = f
 	}
-	if _, err := j.f.WriteString(strings.Join(fields, " ") + "\n"); err != nil {
+	var b strings.Builder
+	for _, fields := range lines {
+		b.WriteString(strings.Join(fields, " "))
+		b.WriteByte('\n')
+	}
+	if _, err := j.f.WriteString(b.String()); err != nil {
 		return fmt.Errorf("journal %s: %w", j.dir.Key, err)
 	}
 	return nil

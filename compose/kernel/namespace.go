@@ -35,14 +35,33 @@ func namespaceExists(key, node string) bool {
 // seen through the bind mount under /run/netns); false when nothing is
 // mounted there.
 func namespaceInode(key, node string) (uint64, bool) {
+	ino, found := lookNamespace(key, node)
+	return ino, found == nsMounted
+}
+
+// nsFound is what is at a node's namespace path.
+type nsFound int
+
+const (
+	nsAbsent  nsFound = iota // nothing
+	nsMounted                // a namespace
+	nsOther                  // a file with no namespace on it (a placeholder?), or what could not be looked at
+)
+
+// lookNamespace is namespaceInode that also tells an absent path from
+// one that holds something else.
+func lookNamespace(key, node string) (uint64, nsFound) {
 	var st unix.Stat_t
 	if err := unix.Stat(namespacePath(key, node), &st); err != nil {
-		return 0, false
+		if errors.Is(err, unix.ENOENT) {
+			return 0, nsAbsent
+		}
+		return 0, nsOther
 	}
 	if !isNsfs(&st) {
-		return 0, false
+		return 0, nsOther
 	}
-	return st.Ino, true
+	return st.Ino, nsMounted
 }
 
 // nsfsDev is the device of the namespace filesystem, learnt from our own

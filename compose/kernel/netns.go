@@ -28,8 +28,15 @@ func (netnsDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) 
 }
 
 func (netnsDriver) create(s *session, r compose.Resource) error {
+	_, found := lookNamespace(s.lab, r.Node)
+	return createNetns(s, r, found)
+}
+
+// createNetns is the create of a node's namespace, given what is at its
+// path now.
+func createNetns(s *session, r compose.Resource, found nsFound) error {
 	name := s.nsName(r.Node)
-	if namespaceExists(s.lab, r.Node) {
+	if found == nsMounted {
 		if s.rec.owns(r.Node) {
 			return nil
 		}
@@ -40,15 +47,16 @@ func (netnsDriver) create(s *session, r compose.Resource) error {
 		s.rec.adopted(r.Node)
 		return setLo(s, r.Node, true)
 	}
-	if p := namespacePath(s.lab, r.Node); isPlaceholder(p) {
+	if p := namespacePath(s.lab, r.Node); found != nsAbsent && isPlaceholder(p) {
 		// Not one the lab announced (tidy removed those): someone else's.
 		return fmt.Errorf("netns %s: %s is an empty file, not a namespace (left by an interrupted `ip netns add`?), "+
 			"and not the lab's: remove it if nobody needs it", name, p)
 	}
-	if err := s.createNamespace(r.Node); err != nil {
+	ino, err := s.createNamespace(r.Node)
+	if err != nil {
 		return err
 	}
-	s.rec.pin(r.Node)
+	s.rec.claim(r.Node, ino)
 	if err := freshLoUp(s, r.Node); err != nil {
 		// The step failed after the namespace was made: no undo will be
 		// recorded for it, so take it away here (it is ours: just made).

@@ -63,11 +63,14 @@ func (s *session) onCreator(fn func() error) error {
 }
 
 // createNamespace makes the node's namespace, announcing its inode in the
-// journal before it becomes visible under /run/netns.
-func (s *session) createNamespace(node string) error {
+// journal before it becomes visible under /run/netns, and returns the
+// inode.
+func (s *session) createNamespace(node string) (uint64, error) {
 	c := s.creator()
+	var made uint64
 	announce := func(ino uint64) error {
-		return s.inRun.journal.write("ns", node, strconv.FormatUint(ino, 10))
+		made = ino
+		return s.inRun.journal.write([]string{"ns", node, strconv.FormatUint(ino, 10)})
 	}
 	// The node's connection is made on the creator's thread, which is in
 	// the new namespace already: no thread goes in and out for it.
@@ -95,7 +98,7 @@ func (s *session) createNamespace(node string) error {
 		// Made and mounted, and ours, but of no use: take it away.
 		_ = nsrun.Delete(s.nsName(node))
 	}
-	return err
+	return made, err
 }
 
 // connectError is a failure to open a new namespace's connection.
@@ -104,13 +107,18 @@ type connectError struct{ err error }
 func (e *connectError) Error() string { return e.err.Error() }
 func (e *connectError) Unwrap() error { return e.err }
 
-// announceLink notes in the journal that a link is about to be created,
-// so that a run killed before it is marked still knows it as the lab's.
-func (s *session) announceLink(node, ifname string, k compose.Kind, name string) error {
+// announceLink notes in the journal that a link is about to be created
+// in node as ifname (and, for a pair, its peer's end), so that a run
+// killed before it is marked still knows it as the lab's.
+func (s *session) announceLink(k compose.Kind, name string, node, ifname string, peer ...string) error {
 	if s.inRun == nil {
 		return nil
 	}
-	return s.inRun.journal.write("link", node, ifname, string(k), name)
+	lines := [][]string{{"link", node, ifname, string(k), name}}
+	if len(peer) == 2 {
+		lines = append(lines, []string{"link", peer[0], peer[1], string(k), name})
+	}
+	return s.inRun.journal.write(lines...)
 }
 
 // announceDump notes that kind is about to put objects in node that only
@@ -119,5 +127,5 @@ func (s *session) announceDump(k compose.Kind, node string) error {
 	if s.inRun == nil || slices.Contains(s.rec.Dumps[k], node) {
 		return nil
 	}
-	return s.inRun.journal.write("dump", string(k), node)
+	return s.inRun.journal.write([]string{"dump", string(k), node})
 }

@@ -108,10 +108,7 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 		}
 		v.PeerNamespace = netlink.NsFd(int(cb.ns))
 	}
-	if err := s.announceLink(an, ai, compose.KindVeth, r.Name); err != nil {
-		return err
-	}
-	if err := s.announceLink(bn, bi, compose.KindVeth, r.Name); err != nil {
+	if err := s.announceLink(compose.KindVeth, r.Name, an, ai, bn, bi); err != nil {
 		return err
 	}
 	if err := ca.h.LinkAdd(v); err != nil {
