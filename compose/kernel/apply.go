@@ -43,7 +43,7 @@ type Result struct {
 
 // undo is one entry of the journal: how to reverse a step that ran.
 type undo struct {
-	desc string
+	step compose.Step // what it undoes, for messages
 	fn   func() error
 	// recreates names the namespace this undo makes anew: what was in it
 	// that the lab does not describe cannot come back.
@@ -214,7 +214,6 @@ func (s *session) run(st compose.Step) (undo, error) {
 	if !ok {
 		return undo{}, fmt.Errorf("no driver for kind %s", r.Kind)
 	}
-	desc := fmt.Sprintf("%s %s", st.Op, compose.Label(r))
 	switch {
 	case st.Cascade:
 		// Gone with its parent: nothing to do but forget what the record
@@ -222,7 +221,7 @@ func (s *session) run(st compose.Step) (undo, error) {
 		if r.Kind == compose.KindSysctl {
 			s.rec.forgetSysctl(r.Node, r.Name)
 		}
-		return undo{desc: desc, fn: func() error { return d.create(s, *st.Before) }}, nil
+		return undo{step: st, fn: func() error { return d.create(s, *st.Before) }}, nil
 	case st.Op == compose.Create:
 		var err error
 		adopted := false
@@ -239,19 +238,19 @@ func (s *session) run(st compose.Step) (undo, error) {
 			return undo{}, err
 		}
 		if adopted {
-			return undo{desc: desc, fn: func() error { s.rec.removeNode(r.Node); s.forget(r.Node); return nil }}, nil
+			return undo{step: st, fn: func() error { s.rec.removeNode(r.Node); s.forget(r.Node); return nil }}, nil
 		}
-		return undo{desc: desc, fn: func() error { return d.delete(s, r) }}, nil
+		return undo{step: st, fn: func() error { return d.delete(s, r) }}, nil
 	case st.Op == compose.Update:
 		if err := d.update(s, *st.Before, *st.After); err != nil {
 			return undo{}, err
 		}
-		return undo{desc: desc, fn: func() error { return d.update(s, *st.After, *st.Before) }}, nil
+		return undo{step: st, fn: func() error { return d.update(s, *st.After, *st.Before) }}, nil
 	case st.Op == compose.Delete:
 		if err := d.delete(s, r); err != nil {
 			return undo{}, err
 		}
-		u := undo{desc: desc, fn: func() error { return d.create(s, r) }}
+		u := undo{step: st, fn: func() error { return d.create(s, r) }}
 		if r.Kind == compose.KindNetns {
 			u.recreates = s.nsName(r.Node)
 		}

@@ -21,7 +21,8 @@ func (s *session) rollback(journal []undo, before *record, p compose.Plan, ae *A
 	}
 	for i := len(journal) - 1; i >= 0; i-- {
 		if err := journal[i].fn(); err != nil {
-			errs = append(errs, fmt.Errorf("undo %s: %w", journal[i].desc, err))
+			st := journal[i].step
+			errs = append(errs, fmt.Errorf("undo %s %s: %w", st.Op, compose.Label(stepResource(st)), err))
 			continue
 		}
 		if journal[i].recreates != "" {
