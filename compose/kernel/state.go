@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,18 +97,27 @@ type Process struct {
 // SupervisorOf returns the supervisor recorded for the lab, if any. A run
 // asks several times (to plan, to publish its events, to converge the
 // processes): it reads that one field, not the whole record and its
-// journal (which says nothing of the supervisor).
+// journal (which says nothing of the supervisor); and a record that does
+// not name the key at all (a lab without processes) is only checked for
+// being JSON, not decoded.
 func SupervisorOf(key string) (*Process, error) {
 	var rec struct {
 		Supervisor *Process `json:"supervisor"`
 	}
-	_, err := readState(key, &rec)
+	_, err := readStateUnless(key, &rec, []byte(`"supervisor"`))
 	return rec.Supervisor, err
 }
 
 // readState decodes the lab's state record into v (a pointer to a struct:
 // "null" leaves it as it is); a missing record leaves v as it is too.
 func readState(lab string, v any) (labdir.Dir, error) {
+	return readStateUnless(lab, v, nil)
+}
+
+// readStateUnless is readState that leaves v as it is, once the record
+// is known to be JSON, when the record's text does not contain key (a
+// quoted member name: inside a string it would be escaped).
+func readStateUnless(lab string, v any, key []byte) (labdir.Dir, error) {
 	dir, err := labdir.For(lab)
 	if err != nil {
 		return dir, err
@@ -117,6 +127,7 @@ func readState(lab string, v any) (labdir.Dir, error) {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return dir, fmt.Errorf("state %s: read: %w", lab, err)
+	case key != nil && !bytes.Contains(b, key) && json.Valid(b):
 	default:
 		if err := json.Unmarshal(b, v); err != nil {
 			return dir, &BadRecordError{Lab: lab, Path: dir.State(), Err: err}
@@ -220,10 +231,7 @@ func (r *record) index() {
 // and then empties the journal, whose news the record now holds.
 func (r *record) save() error {
 	sort.Strings(r.Nodes)
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
+	b := r.appendJSON(make([]byte, 0, 512))
 	if err := r.dir.Make(); err != nil {
 		return fmt.Errorf("state %s: %w", r.Lab, err)
 	}
