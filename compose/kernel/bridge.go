@@ -61,7 +61,7 @@ func (bridgeDriver) create(s *session, r compose.Resource) (err error) {
 		on := true
 		br.VlanFiltering = &on
 	}
-	if err := s.announceLink(compose.KindBridge, r.Name, r.Node, r.Name); err != nil {
+	if err := s.announceLink(compose.KindBridge, r.Name, compose.End{Node: r.Node, Ifname: r.Name}); err != nil {
 		return err
 	}
 	if err := h.LinkAdd(br); err != nil {

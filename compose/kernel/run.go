@@ -107,16 +107,16 @@ type connectError struct{ err error }
 func (e *connectError) Error() string { return e.err.Error() }
 func (e *connectError) Unwrap() error { return e.err }
 
-// announceLink notes in the journal that a link is about to be created
-// in node as ifname (and, for a pair, its peer's end), so that a run
-// killed before it is marked still knows it as the lab's.
-func (s *session) announceLink(k compose.Kind, name string, node, ifname string, peer ...string) error {
+// announceLink notes in the journal that the link of kind k and name is
+// about to be created with these ends (a pair has two), so that a run
+// killed before they are marked still knows them as the lab's.
+func (s *session) announceLink(k compose.Kind, name string, ends ...compose.End) error {
 	if s.inRun == nil {
 		return nil
 	}
-	lines := [][]string{{"link", node, ifname, string(k), name}}
-	if len(peer) == 2 {
-		lines = append(lines, []string{"link", peer[0], peer[1], string(k), name})
+	lines := make([][]string, len(ends))
+	for i, e := range ends {
+		lines[i] = []string{"link", e.Node, e.Ifname, string(k), name}
 	}
 	return s.inRun.journal.write(lines...)
 }

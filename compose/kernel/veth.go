@@ -108,7 +108,7 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 		}
 		v.PeerNamespace = netlink.NsFd(int(cb.ns))
 	}
-	if err := s.announceLink(compose.KindVeth, r.Name, an, ai, bn, bi); err != nil {
+	if err := s.announceLink(compose.KindVeth, r.Name, compose.End{Node: an, Ifname: ai}, compose.End{Node: bn, Ifname: bi}); err != nil {
 		return err
 	}
 	if err := ca.h.LinkAdd(v); err != nil {

@@ -66,7 +66,7 @@ func (vlanDriver) create(s *session, r compose.Resource) (err error) {
 		LinkAttrs: netlink.LinkAttrs{Name: r.Name, ParentIndex: parent.Attrs().Index, Flags: net.FlagUp, TxQLen: -1, HardwareAddr: mac},
 		VlanId:    id, VlanProtocol: proto,
 	}
-	if err := s.announceLink(compose.KindVlan, r.Name, r.Node, r.Name); err != nil {
+	if err := s.announceLink(compose.KindVlan, r.Name, compose.End{Node: r.Node, Ifname: r.Name}); err != nil {
 		return err
 	}
 	if err := h.LinkAdd(v); err != nil {

@@ -190,7 +190,7 @@ func (vxlanDriver) create(s *session, r compose.Resource) (err error) {
 	if src != dst {
 		vx.Namespace = netlink.NsFd(int(dst.ns))
 	}
-	if err := s.announceLink(compose.KindVxlan, r.Name, r.Node, r.Name); err != nil {
+	if err := s.announceLink(compose.KindVxlan, r.Name, compose.End{Node: r.Node, Ifname: r.Name}); err != nil {
 		return err
 	}
 	if err := src.h.LinkAdd(vx); err != nil {
