@@ -138,9 +138,11 @@ func (s *session) firstLook(node string, ifnames []string) ([]readyEnd, error) {
 	if err != nil {
 		return nil, err
 	}
-	var candidates []readyEnd
-	known := s.known(node, ifnames)
-	if known == nil && (ifnames == nil || len(ifnames) > readyDumpAbove) {
+	candidates := s.known(node, ifnames)
+	switch {
+	case candidates != nil:
+		// Made in this run: every index is known, ask for each.
+	case ifnames == nil || len(ifnames) > readyDumpAbove:
 		links, err := netlinksafe.Dump(h.LinkList)
 		if err != nil {
 			return nil, fmt.Errorf("netns %s: list links: %w", s.nsName(node), err)
@@ -162,9 +164,7 @@ func (s *session) firstLook(node string, ifnames []string) ([]readyEnd, error) {
 				candidates = append(candidates, readyEnd{compose.End{Node: node, Ifname: a.Name}, a.Index})
 			}
 		}
-	} else if known != nil {
-		candidates = known
-	} else {
+	default:
 		s.mu.Lock()
 		for _, n := range ifnames {
 			candidates = append(candidates, readyEnd{End: compose.End{Node: node, Ifname: n}, index: s.links[node][n]})
