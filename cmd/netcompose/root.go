@@ -59,8 +59,8 @@ settings, link impairments, NFQUEUE pipelines and services inside the nodes.
 	subs := commands
 	if len(args) > 0 {
 		// A run builds the command it runs, not the other seventeen
-		// (a fifth of a millisecond of every start); help, completion
-		// and anything unknown get the whole tree.
+		// (a fifth of a millisecond of every start); help, completion,
+		// --version and anything unknown get the whole tree.
 		if i := slices.IndexFunc(commands, func(c command) bool { return c.name == args[0] }); i >= 0 {
 			subs = commands[i : i+1]
 			root.CompletionOptions.DisableDefaultCmd = true
@@ -69,8 +69,11 @@ settings, link impairments, NFQUEUE pipelines and services inside the nodes.
 	for _, c := range subs {
 		root.AddCommand(c.make())
 	}
-	root.Version = version()
-	root.SetVersionTemplate("{{.Version}}\n")
+	if len(subs) > 1 {
+		// --version is the root's own flag: no use under a subcommand.
+		root.Version = version()
+		root.SetVersionTemplate("{{.Version}}\n")
+	}
 	addSetFlag(root)
 	addCompletions(root)
 	// Argument and flag mistakes name the command and show its usage line,

@@ -36,9 +36,10 @@ func TestCommandsByName(t *testing.T) {
 			t.Errorf("%s: flags %v alone, %v in the whole tree", c.name, got, want)
 		}
 	}
-	for _, args := range [][]string{{"help", "apply"}, {"--help"}, {"__complete", "ap"}, {"aply"}} {
-		if got := len(newRootCmd(args...).Commands()); got != len(commands) {
-			t.Errorf("%v: %d commands, want the whole tree", args, got)
+	for _, args := range [][]string{{"help", "apply"}, {"--help"}, {"--version"}, {"__complete", "ap"}, {"aply"}} {
+		root := newRootCmd(args...)
+		if got := len(root.Commands()); got != len(commands) || root.Version == "" {
+			t.Errorf("%v: %d commands, version %q; want the whole tree and --version", args, got, root.Version)
 		}
 	}
 }
