@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+	"github.com/netcompose/netcompose/internal/hdr/hdrtest"
 )
 
 // Raw frames, to be taken apart: each builder makes its header well
@@ -33,23 +34,11 @@ func ethFrame(dst, src net.HardwareAddr, etherType int, payload ...byte) []byte 
 }
 
 func ipv4Packet(proto byte, payload ...byte) []byte {
-	h := make([]byte, 20, 20+len(payload))
-	h[0] = 0x45
-	binary.BigEndian.PutUint16(h[2:], uint16(20+len(payload)))
-	h[8], h[9] = 64, proto
-	copy(h[12:], v4a)
-	copy(h[16:], v4b)
-	return append(h, payload...)
+	return hdrtest.IPv4(v4a, v4b, proto, nil, payload...)
 }
 
 func ipv6Packet(next byte, payload ...byte) []byte {
-	h := make([]byte, 40, 40+len(payload))
-	h[0] = 0x60
-	binary.BigEndian.PutUint16(h[4:], uint16(len(payload)))
-	h[6], h[7] = next, 255
-	copy(h[8:], v6a)
-	copy(h[24:], v6b)
-	return append(h, payload...)
+	return hdrtest.IPv6(v6a, v6b, next, 255, payload...)
 }
 
 func udpDatagram(sport, dport int, payload ...byte) []byte {
@@ -88,13 +77,6 @@ func ndOption(typ byte, n int, data ...byte) []byte {
 	return append(o, make([]byte, max(0, n*8-len(o)))...)
 }
 
-// with is a copy of b with the bytes at i on replaced by v.
-func with(b []byte, i int, v ...byte) []byte {
-	b = bytes.Clone(b)
-	copy(b[i:], v)
-	return b
-}
-
 // craftedFrames are frames for the Summarizer: each kind of line, and
 // the corners where gopacket's reading has an answer.
 func craftedFrames() map[string][]byte {
@@ -114,39 +96,39 @@ func craftedFrames() map[string][]byte {
 	f := map[string][]byte{
 		"udp":                        udp,
 		"udp padded":                 append(bytes.Clone(udp), make([]byte, 13)...),
-		"udp length 0":               with(udp, 14+20+4, 0, 0),
-		"udp length 3":               with(udp, 14+20+4, 0, 3),
+		"udp length 0":               hdrtest.With(udp, 14+20+4, 0, 0),
+		"udp length 3":               hdrtest.With(udp, 14+20+4, 0, 3),
 		"udp on a dns port":          ip(17, udpDatagram(53, 40000, 'x')...),
-		"ip total length 0":          with(udp, 14+2, 0, 0),
-		"ip total length 10":         with(udp, 14+2, 0, 10),
-		"ip total length past data":  with(udp, 14+2, 1, 0),
-		"ip ihl 4":                   with(udp, 14, 0x44),
-		"ip ihl 15":                  with(udp, 14, 0x4f),
-		"ip version 6 in ipv4 type":  with(udp, 14, 0x65),
-		"ip first fragment":          with(udp, 14+6, 0x20),
-		"ip later fragment":          with(udp, 14+6, 0, 1),
+		"ip total length 0":          hdrtest.With(udp, 14+2, 0, 0),
+		"ip total length 10":         hdrtest.With(udp, 14+2, 0, 10),
+		"ip total length past data":  hdrtest.With(udp, 14+2, 1, 0),
+		"ip ihl 4":                   hdrtest.With(udp, 14, 0x44),
+		"ip ihl 15":                  hdrtest.With(udp, 14, 0x4f),
+		"ip version 6 in ipv4 type":  hdrtest.With(udp, 14, 0x65),
+		"ip first fragment":          hdrtest.With(udp, 14+6, 0x20),
+		"ip later fragment":          hdrtest.With(udp, 14+6, 0, 1),
 		"ip in ip":                   ip(4, ipv4Packet(17, udpDatagram(1, 2)...)...),
-		"ip in ip, inner malformed":  ip(94, with(ipv4Packet(17, udpDatagram(1, 2)...), 0, 0x44, 0, 0, 0, 0, 0, 0, 0, 9, 1)...),
+		"ip in ip, inner malformed":  ip(94, hdrtest.With(ipv4Packet(17, udpDatagram(1, 2)...), 0, 0x44, 0, 0, 0, 0, 0, 0, 0, 9, 1)...),
 		"ipv6 in ipv4":               ip(41, ipv6Packet(17, udpDatagram(1, 2)...)...),
 		"ipv4 in ipv6":               ip6(4, ipv4Packet(6, tcpSegment(0x12)...)...),
 		"icmpv6 in ipv4":             ip(58, icmpMessage(128, 0, 0, 0, 0, 0)...),
 		"tcp syn":                    ip(6, tcpSegment(0x02)...),
-		"tcp data offset 4":          ip(6, with(tcpSegment(0x10), 12, 0x40)...),
-		"tcp data offset past data":  ip(6, with(tcpSegment(0x10), 12, 0xf0)...),
-		"tcp bad option":             ip(6, with(tcpSegment(0x10, 1, 1, 5, 1), 12, 0x60)...),
-		"tcp good options":           ip(6, with(tcpSegment(0x10, 2, 4, 5, 0xb4, 0), 12, 0x60)...),
+		"tcp data offset 4":          ip(6, hdrtest.With(tcpSegment(0x10), 12, 0x40)...),
+		"tcp data offset past data":  ip(6, hdrtest.With(tcpSegment(0x10), 12, 0xf0)...),
+		"tcp bad option":             ip(6, hdrtest.With(tcpSegment(0x10, 1, 1, 5, 1), 12, 0x60)...),
+		"tcp good options":           ip(6, hdrtest.With(tcpSegment(0x10, 2, 4, 5, 0xb4, 0), 12, 0x60)...),
 		"icmp unreachable":           ip(1, icmpMessage(3, 3, ipv4Packet(17)...)...),
 		"icmp short":                 ip(1, 8, 0, 0, 0, 0, 1, 0),
 		"ipv6 udp":                   ip6(17, udpDatagram(5353, 5353, 'q')...),
-		"ipv6 payload length 0":      with(ip6(17, udpDatagram(1, 2)...), 14+4, 0, 0),
+		"ipv6 payload length 0":      hdrtest.With(ip6(17, udpDatagram(1, 2)...), 14+4, 0, 0),
 		"ipv6 no next header":        ip6(59, 1, 2, 3),
 		"ipv6 routing header":        ip6(43, 17, 0, 0, 0, 0, 0, 0, 0),
 		"ipv6 in ipv6":               ip6(41, ipv6Packet(6, tcpSegment(0x11)...)...),
-		"ipv4-mapped addresses":      with(ip6(17, udpDatagram(1, 2)...), 14+8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4),
+		"ipv4-mapped addresses":      hdrtest.With(ip6(17, udpDatagram(1, 2)...), 14+8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4),
 		"mld report":                 ip6(0, hbh(58, icmpMessage(143, 0, make([]byte, 20)...)...)...),
 		"hop-by-hop then udp":        ip6(0, hbh(17, udpDatagram(1, 2, 'x')...)...),
 		"hop-by-hop bad option":      ip6(0, 17, 0, 5, 9, 0, 0, 1, 0),
-		"jumbogram":                  with(ip6(0, 17, 0, 0xc2, 4, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 14+4, 0, 0),
+		"jumbogram":                  hdrtest.With(ip6(0, 17, 0, 0xc2, 4, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 14+4, 0, 0),
 		"echo request":               ip6(58, icmpMessage(128, 0, 'p')...),
 		"echo reply":                 ip6(58, icmpMessage(129, 0)...),
 		"echo without its body":      ip6(58, 128, 0, 0, 0),
@@ -186,7 +168,7 @@ func craftedFrames() map[string][]byte {
 	opts := append(ipv4Packet(17)[:20:20], 1, 7, 7, 4, 0, 0, 0, 0)
 	opts[0], opts[3] = 0x47, 28+10
 	f["ip options"] = ethFrame(macFW, macA, 0x0800, append(opts, udpDatagram(1, 2, 'x')...)...)
-	f["ip option past the header"] = ethFrame(macFW, macA, 0x0800, append(with(opts, 22, 9), udpDatagram(1, 2, 'x')...)...)
+	f["ip option past the header"] = ethFrame(macFW, macA, 0x0800, append(hdrtest.With(opts, 22, 9), udpDatagram(1, 2, 'x')...)...)
 	for t := range 256 {
 		f[fmt.Sprint("ipv4 protocol ", t)] = ip(byte(t), make([]byte, 48)...)
 		f[fmt.Sprint("ipv6 next header ", t)] = ip6(byte(t), make([]byte, 48)...)

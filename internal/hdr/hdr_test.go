@@ -3,7 +3,10 @@ package hdr
 import (
 	"bytes"
 	"encoding/binary"
+	"net"
 	"testing"
+
+	"github.com/netcompose/netcompose/internal/hdr/hdrtest"
 )
 
 // read is what a function here made of a header: whether it holds, the
@@ -30,11 +33,6 @@ func at(data, payload []byte, ok bool) read {
 }
 
 // with is b with the bytes at off replaced by v.
-func with(b []byte, off int, v ...byte) []byte {
-	b = bytes.Clone(b)
-	copy(b[off:], v)
-	return b
-}
 
 // be16 is n in network byte order.
 func be16(n int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(n)) }
@@ -42,12 +40,7 @@ func be16(n int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(n)) }
 // ip4 is an IPv4 header with options opts (a multiple of 4 bytes) and its
 // total length right, then payload.
 func ip4(opts []byte, payload ...byte) []byte {
-	h := make([]byte, 20)
-	h[0] = 0x40 | byte((20+len(opts))/4)
-	binary.BigEndian.PutUint16(h[2:4], uint16(20+len(opts)+len(payload)))
-	h[8], h[9] = 64, ProtoUDP
-	copy(h[12:], []byte{192, 0, 2, 1, 198, 51, 100, 2})
-	return append(append(h, opts...), payload...)
+	return hdrtest.IPv4([]byte{192, 0, 2, 1}, []byte{198, 51, 100, 2}, ProtoUDP, opts, payload...)
 }
 
 func TestIPv4(t *testing.T) {
@@ -61,15 +54,15 @@ func TestIPv4(t *testing.T) {
 		{"well formed", ok, read{OK: true, Off: 20, Len: 8}},
 		{"header only", ip4(nil), read{OK: true, Off: 20}},
 		{"shorter than the fixed header", ok[:19], read{}},
-		{"total length under the data (padding)", with(ok, 2, be16(24)...), read{OK: true, Off: 20, Len: 4}},
-		{"total length over the data (cut short)", with(ok, 2, be16(1500)...), read{OK: true, Off: 20, Len: 8}},
-		{"total length 0 (segmentation offload)", with(ok, 2, 0, 0), read{OK: true, Off: 20, Len: 8}},
-		{"total length under 20", with(ok, 2, be16(19)...), read{}},
-		{"header length under 20", with(ok, 0, 0x44), read{}},
-		{"header length over the total length", with(ip4([]byte{1, 1, 1, 1}), 2, be16(20)...), read{}},
-		{"header length over the total length of the data", with(ok, 0, 0x4f), read{}},
-		{"header length over the data cut short", with(with(ok, 0, 0x4f), 2, be16(1500)...), read{}},
-		{"header length over a total length 0", with(with(ok, 0, 0x4f), 2, 0, 0), read{}},
+		{"total length under the data (padding)", hdrtest.With(ok, 2, be16(24)...), read{OK: true, Off: 20, Len: 4}},
+		{"total length over the data (cut short)", hdrtest.With(ok, 2, be16(1500)...), read{OK: true, Off: 20, Len: 8}},
+		{"total length 0 (segmentation offload)", hdrtest.With(ok, 2, 0, 0), read{OK: true, Off: 20, Len: 8}},
+		{"total length under 20", hdrtest.With(ok, 2, be16(19)...), read{}},
+		{"header length under 20", hdrtest.With(ok, 0, 0x44), read{}},
+		{"header length over the total length", hdrtest.With(ip4([]byte{1, 1, 1, 1}), 2, be16(20)...), read{}},
+		{"header length over the total length of the data", hdrtest.With(ok, 0, 0x4f), read{}},
+		{"header length over the data cut short", hdrtest.With(hdrtest.With(ok, 0, 0x4f), 2, be16(1500)...), read{}},
+		{"header length over a total length 0", hdrtest.With(hdrtest.With(ok, 0, 0x4f), 2, 0, 0), read{}},
 		{"options: no operation, end of list", ip4([]byte{1, 1, 0, 0}, payload...), read{OK: true, Off: 24, Len: 8}},
 		{"options: anything after end of list", ip4([]byte{0, 0xff, 0xff, 0xff}, payload...), read{OK: true, Off: 24, Len: 8}},
 		{"options: router alert", ip4([]byte{0x94, 4, 0, 0}, payload...), read{OK: true, Off: 24, Len: 8}},
@@ -78,12 +71,12 @@ func TestIPv4(t *testing.T) {
 		{"options: length 0", ip4([]byte{7, 0, 0, 0}, payload...), read{}},
 		{"options: length over the options", ip4([]byte{7, 5, 0, 0}, payload...), read{}},
 		{"options: type without length", ip4([]byte{1, 1, 1, 7}, payload...), read{}},
-		{"options: cut by the total length", with(ip4([]byte{1, 1, 1, 1}, payload...), 2, be16(22)...), read{}},
-		{"more fragments", with(ok, 6, 0x20, 0), read{OK: true, Off: 20, Len: 8, Fragment: true}},
-		{"fragment offset", with(ok, 6, 0, 1), read{OK: true, Off: 20, Len: 8, Fragment: true}},
-		{"don't fragment", with(ok, 6, 0x40, 0), read{OK: true, Off: 20, Len: 8}},
-		{"reserved flag", with(ok, 6, 0x80, 0), read{OK: true, Off: 20, Len: 8}},
-		{"version not looked at", with(ok, 0, 0x65), read{OK: true, Off: 20, Len: 8}},
+		{"options: cut by the total length", hdrtest.With(ip4([]byte{1, 1, 1, 1}, payload...), 2, be16(22)...), read{}},
+		{"more fragments", hdrtest.With(ok, 6, 0x20, 0), read{OK: true, Off: 20, Len: 8, Fragment: true}},
+		{"fragment offset", hdrtest.With(ok, 6, 0, 1), read{OK: true, Off: 20, Len: 8, Fragment: true}},
+		{"don't fragment", hdrtest.With(ok, 6, 0x40, 0), read{OK: true, Off: 20, Len: 8}},
+		{"reserved flag", hdrtest.With(ok, 6, 0x80, 0), read{OK: true, Off: 20, Len: 8}},
+		{"version not looked at", hdrtest.With(ok, 0, 0x65), read{OK: true, Off: 20, Len: 8}},
 	} {
 		p, fragment, ok := IPv4(c.data)
 		got := at(c.data, p, ok)
@@ -97,29 +90,21 @@ func TestIPv4(t *testing.T) {
 // ip6 is an IPv6 header with next header next and its payload length
 // right, then payload.
 func ip6(next byte, payload ...byte) []byte {
-	h := make([]byte, 40)
-	h[0] = 0x60
-	binary.BigEndian.PutUint16(h[4:6], uint16(len(payload)))
-	h[6], h[7] = next, 64
-	h[23], h[39] = 1, 2
-	return append(h, payload...)
+	return hdrtest.IPv6(net.IPv6loopback, []byte{15: 2}, next, 64, payload...)
 }
 
 func concat(b ...[]byte) []byte { return bytes.Join(b, nil) }
 
 // hbh is a hop-by-hop options header with next header next and options
 // opts (6 bytes, or 6 and a multiple of 8), then payload.
-func hbh(next byte, opts []byte, payload ...byte) []byte {
-	h := append([]byte{next, byte((2 + len(opts) - 8) / 8)}, opts...)
-	return append(h, payload...)
-}
+func hbh(next byte, opts []byte, payload ...byte) []byte { return hdrtest.Ext(next, opts, payload...) }
 
 func TestIPv6(t *testing.T) {
 	payload := []byte("payload!")
 	ok := ip6(ProtoUDP, payload...)
 	padN := []byte{1, 4, 0, 0, 0, 0}
 	jumbo := func(n uint32) []byte { return binary.BigEndian.AppendUint32([]byte{0xc2, 4}, n) }
-	bigJumbo := with(ip6(ProtoHopByHop, hbh(ProtoUDP, jumbo(0x10004), make([]byte, 0x10000)...)...), 4, 0, 0)
+	bigJumbo := hdrtest.With(ip6(ProtoHopByHop, hbh(ProtoUDP, jumbo(0x10004), make([]byte, 0x10000)...)...), 4, 0, 0)
 	for _, c := range []struct {
 		name string
 		data []byte
@@ -127,22 +112,22 @@ func TestIPv6(t *testing.T) {
 	}{
 		{"well formed", ok, read{OK: true, Off: 40, Len: 8, Next: ProtoUDP}},
 		{"shorter than the fixed header", ok[:39], read{}},
-		{"payload length under the data", with(ok, 4, 0, 4), read{OK: true, Off: 40, Len: 4, Next: ProtoUDP}},
-		{"payload length over the data", with(ok, 4, be16(1500)...), read{OK: true, Off: 40, Len: 8, Next: ProtoUDP}},
-		{"payload length 0", with(ok, 4, 0, 0), read{}},
+		{"payload length under the data", hdrtest.With(ok, 4, 0, 4), read{OK: true, Off: 40, Len: 4, Next: ProtoUDP}},
+		{"payload length over the data", hdrtest.With(ok, 4, be16(1500)...), read{OK: true, Off: 40, Len: 8, Next: ProtoUDP}},
+		{"payload length 0", hdrtest.With(ok, 4, 0, 0), read{}},
 		{"header only, payload length 0", ip6(59), read{}},
 		{"no next header", ip6(59, 1, 2, 3), read{OK: true, Off: 40, Len: 3, Next: 59}},
 		{"routing header: the caller's to stop at", ip6(43, 17, 0, 0, 0, 0, 0, 0, 0), read{OK: true, Off: 40, Len: 8, Next: 43}},
-		{"version not looked at", with(ok, 0, 0x40), read{OK: true, Off: 40, Len: 8, Next: ProtoUDP}},
+		{"version not looked at", hdrtest.With(ok, 0, 0x40), read{OK: true, Off: 40, Len: 8, Next: ProtoUDP}},
 		{"hop-by-hop: padN", ip6(ProtoHopByHop, hbh(ProtoUDP, padN, payload...)...), read{OK: true, Off: 48, Len: 8, Next: ProtoUDP}},
 		{"hop-by-hop: pad1s", ip6(ProtoHopByHop, hbh(ProtoTCP, make([]byte, 6), payload...)...), read{OK: true, Off: 48, Len: 8, Next: ProtoTCP}},
 		{"hop-by-hop: 16 bytes", ip6(ProtoHopByHop, hbh(ProtoUDP, append([]byte{1, 12}, make([]byte, 12)...), payload...)...), read{OK: true, Off: 56, Len: 8, Next: ProtoUDP}},
 		{"hop-by-hop: router alert", ip6(ProtoHopByHop, hbh(ProtoICMPv6, []byte{5, 2, 0, 0, 1, 0}, payload...)...), read{OK: true, Off: 48, Len: 8, Next: ProtoICMPv6}},
 		// The payload length counts the options, but cuts what follows
 		// them: gopacket's reading.
-		{"hop-by-hop: payload length cuts from after it", with(ip6(ProtoHopByHop, hbh(ProtoUDP, padN, payload...)...), 4, 0, 3), read{OK: true, Off: 48, Len: 3, Next: ProtoUDP}},
-		{"hop-by-hop: payload length counts it", with(ip6(ProtoHopByHop, hbh(ProtoUDP, padN, payload...)...), 4, 0, 10), read{OK: true, Off: 48, Len: 8, Next: ProtoUDP}},
-		{"hop-by-hop: payload length 0", with(ip6(ProtoHopByHop, hbh(ProtoUDP, padN, payload...)...), 4, 0, 0), read{}},
+		{"hop-by-hop: payload length cuts from after it", hdrtest.With(ip6(ProtoHopByHop, hbh(ProtoUDP, padN, payload...)...), 4, 0, 3), read{OK: true, Off: 48, Len: 3, Next: ProtoUDP}},
+		{"hop-by-hop: payload length counts it", hdrtest.With(ip6(ProtoHopByHop, hbh(ProtoUDP, padN, payload...)...), 4, 0, 10), read{OK: true, Off: 48, Len: 8, Next: ProtoUDP}},
+		{"hop-by-hop: payload length 0", hdrtest.With(ip6(ProtoHopByHop, hbh(ProtoUDP, padN, payload...)...), 4, 0, 0), read{}},
 		{"hop-by-hop: 1 byte", ip6(ProtoHopByHop, ProtoUDP), read{}},
 		{"hop-by-hop: longer than the data", ip6(ProtoHopByHop, ProtoUDP, 1, 0, 0, 0, 0, 0, 0), read{}},
 		// An option must fit in the data, not in the header.
@@ -150,13 +135,13 @@ func TestIPv6(t *testing.T) {
 		{"hop-by-hop: option over the data", ip6(ProtoHopByHop, hbh(59, []byte{1, 5, 0, 0, 0, 0})...), read{}},
 		{"hop-by-hop: pad1 the data's last byte", ip6(ProtoHopByHop, hbh(59, []byte{1, 3, 0, 0, 0, 0})...), read{}},
 		{"hop-by-hop: pad1 the header's last byte", ip6(ProtoHopByHop, hbh(ProtoUDP, []byte{1, 3, 0, 0, 0, 0}, payload...)...), read{OK: true, Off: 48, Len: 8, Next: ProtoUDP}},
-		{"jumbogram: the payload from the hop-by-hop header", with(ip6(ProtoHopByHop, hbh(ProtoUDP, jumbo(0x10000), payload...)...), 4, 0, 0), read{OK: true, Off: 40, Len: 16, Next: ProtoUDP}},
+		{"jumbogram: the payload from the hop-by-hop header", hdrtest.With(ip6(ProtoHopByHop, hbh(ProtoUDP, jumbo(0x10000), payload...)...), 4, 0, 0), read{OK: true, Off: 40, Len: 16, Next: ProtoUDP}},
 		{"jumbogram: its length cuts the payload", bigJumbo, read{OK: true, Off: 40, Len: 0x10004, Next: ProtoUDP}},
 		{"jumbogram: with a payload length", ip6(ProtoHopByHop, hbh(ProtoUDP, jumbo(0x10000), payload...)...), read{}},
-		{"jumbogram: length under 65536", with(ip6(ProtoHopByHop, hbh(ProtoUDP, jumbo(0xffff), payload...)...), 4, 0, 0), read{}},
-		{"jumbogram: option not 4 bytes", with(ip6(ProtoHopByHop, hbh(ProtoUDP, []byte{0xc2, 2, 1, 0, 0, 0}, payload...)...), 4, 0, 0), read{}},
-		{"jumbogram: only the first option counts", with(ip6(ProtoHopByHop, hbh(ProtoUDP, concat(jumbo(0x10000), jumbo(1), []byte{1, 0}), payload...)...), 4, 0, 0), read{OK: true, Off: 40, Len: 24, Next: ProtoUDP}},
-		{"jumbogram: only the first option counts, too short", with(ip6(ProtoHopByHop, hbh(ProtoUDP, concat(jumbo(1), jumbo(0x10000), []byte{1, 0}), payload...)...), 4, 0, 0), read{}},
+		{"jumbogram: length under 65536", hdrtest.With(ip6(ProtoHopByHop, hbh(ProtoUDP, jumbo(0xffff), payload...)...), 4, 0, 0), read{}},
+		{"jumbogram: option not 4 bytes", hdrtest.With(ip6(ProtoHopByHop, hbh(ProtoUDP, []byte{0xc2, 2, 1, 0, 0, 0}, payload...)...), 4, 0, 0), read{}},
+		{"jumbogram: only the first option counts", hdrtest.With(ip6(ProtoHopByHop, hbh(ProtoUDP, concat(jumbo(0x10000), jumbo(1), []byte{1, 0}), payload...)...), 4, 0, 0), read{OK: true, Off: 40, Len: 24, Next: ProtoUDP}},
+		{"jumbogram: only the first option counts, too short", hdrtest.With(ip6(ProtoHopByHop, hbh(ProtoUDP, concat(jumbo(1), jumbo(0x10000), []byte{1, 0}), payload...)...), 4, 0, 0), read{}},
 	} {
 		next, p, ok := IPv6(c.data)
 		got := at(c.data, p, ok)
@@ -189,8 +174,8 @@ func TestTCP(t *testing.T) {
 		{"well formed", ok, read{OK: true, Off: 20, Len: 4}},
 		{"header only", tcpSeg(nil), read{OK: true, Off: 20}},
 		{"shorter than the fixed header", ok[:19], read{}},
-		{"data offset under 20", with(ok, 12, 0x40), read{}},
-		{"data offset over the data", with(ok, 12, 0x70), read{}},
+		{"data offset under 20", hdrtest.With(ok, 12, 0x40), read{}},
+		{"data offset over the data", hdrtest.With(ok, 12, 0x70), read{}},
 		{"options: mss", tcpSeg([]byte{2, 4, 0x05, 0xb4}, payload...), read{OK: true, Off: 24, Len: 4}},
 		{"options: sack permitted, 2 bytes", tcpSeg([]byte{4, 2, 1, 1}, payload...), read{OK: true, Off: 24, Len: 4}},
 		{"options: anything after end of list", tcpSeg([]byte{1, 0, 0xff, 0xff}, payload...), read{OK: true, Off: 24, Len: 4}},
@@ -214,12 +199,12 @@ func TestUDP(t *testing.T) {
 	}{
 		{"well formed", ok, read{OK: true, Off: 8, Len: 4}},
 		{"shorter than the header", ok[:7], read{}},
-		{"length under the data", with(ok, 4, 0, 10), read{OK: true, Off: 8, Len: 2}},
-		{"length over the data", with(ok, 4, be16(1500)...), read{OK: true, Off: 8, Len: 4}},
-		{"length 8", with(ok, 4, 0, 8), read{OK: true, Off: 8}},
-		{"length 0 (a jumbogram's)", with(ok, 4, 0, 0), read{OK: true, Off: 8, Len: 4}},
-		{"length 7", with(ok, 4, 0, 7), read{}},
-		{"length 1", with(ok, 4, 0, 1), read{}},
+		{"length under the data", hdrtest.With(ok, 4, 0, 10), read{OK: true, Off: 8, Len: 2}},
+		{"length over the data", hdrtest.With(ok, 4, be16(1500)...), read{OK: true, Off: 8, Len: 4}},
+		{"length 8", hdrtest.With(ok, 4, 0, 8), read{OK: true, Off: 8}},
+		{"length 0 (a jumbogram's)", hdrtest.With(ok, 4, 0, 0), read{OK: true, Off: 8, Len: 4}},
+		{"length 7", hdrtest.With(ok, 4, 0, 7), read{}},
+		{"length 1", hdrtest.With(ok, 4, 0, 1), read{}},
 	} {
 		p, ok := UDP(c.data)
 		if got := at(c.data, p, ok); got != c.want {

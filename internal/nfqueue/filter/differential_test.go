@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/netcompose/netcompose/internal/hdr"
+	"github.com/netcompose/netcompose/internal/hdr/hdrtest"
 )
 
 // decoded is what a Decode gave, comparable: the payload by its place in
@@ -57,34 +58,11 @@ var (
 // ip4 is an IPv4 header with options opts (a multiple of 4 bytes), then
 // payload.
 func ip4(proto byte, opts []byte, payload ...byte) []byte {
-	h := make([]byte, 20, 20+len(opts)+len(payload))
-	h[0] = 0x40 | byte((20+len(opts))/4)
-	binary.BigEndian.PutUint16(h[2:], uint16(20+len(opts)+len(payload)))
-	h[8], h[9] = 64, proto
-	copy(h[12:], src4)
-	copy(h[16:], dst4)
-	h = append(h, opts...)
-	return append(h, payload...)
+	return hdrtest.IPv4(src4, dst4, proto, opts, payload...)
 }
 
 // ip6 is an IPv6 header, then payload.
-func ip6(next byte, payload ...byte) []byte {
-	h := make([]byte, 40, 40+len(payload))
-	h[0] = 0x60
-	binary.BigEndian.PutUint16(h[4:], uint16(len(payload)))
-	h[6], h[7] = next, 64
-	copy(h[8:], src6)
-	copy(h[24:], dst6)
-	return append(h, payload...)
-}
-
-// ext is an IPv6 extension header (hop-by-hop, routing, destination
-// options) with body: its length is rounded up to 8 bytes with padding
-// the caller chooses, so body must make 2+len(body) a multiple of 8.
-func ext(next byte, body []byte, payload ...byte) []byte {
-	h := append([]byte{next, byte((2+len(body))/8 - 1)}, body...)
-	return append(h, payload...)
-}
+func ip6(next byte, payload ...byte) []byte { return hdrtest.IPv6(src6, dst6, next, 64, payload...) }
 
 // tcpSeg is a TCP header with options opts (a multiple of 4 bytes),
 // then payload.
@@ -112,13 +90,6 @@ func icmpMsg(typ byte, payload ...byte) []byte {
 	return append([]byte{typ, 0, 0, 0, 0, 1, 0, 1}, payload...)
 }
 
-// with is a copy of b with the bytes at i on replaced by v.
-func with(b []byte, i int, v ...byte) []byte {
-	b = bytes.Clone(b)
-	copy(b[i:], v)
-	return b
-}
-
 func u32(v int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(v)) }
 
 // craftedPackets are well-formed and malformed packets for the decoder,
@@ -131,7 +102,7 @@ func craftedPackets() []struct {
 	tcp4 := ip4(ProtoTCP, nil, tcpSeg(nil, text...)...)
 	udp4 := ip4(ProtoUDP, nil, udpDgram('q')...)
 	udp6 := ip6(ProtoUDP, udpDgram('q')...)
-	hbhUDP := ip6(0, ext(ProtoUDP, []byte{1, 4, 0, 0, 0, 0}, udpDgram('q')...)...) // PadN
+	hbhUDP := ip6(0, hdrtest.Ext(ProtoUDP, []byte{1, 4, 0, 0, 0, 0}, udpDgram('q')...)...) // PadN
 	return []struct {
 		name string
 		data []byte
@@ -142,17 +113,17 @@ func craftedPackets() []struct {
 		{"tcp option longer than the header", ip4(ProtoTCP, nil, tcpSeg([]byte{1, 1, 8, 10}, text...)...)},
 		{"tcp option of length 1", ip4(ProtoTCP, nil, tcpSeg([]byte{1, 1, 5, 1}, text...)...)},
 		{"tcp option without its length", ip4(ProtoTCP, nil, tcpSeg([]byte{1, 1, 1, 3}, text...)...)},
-		{"tcp data offset under 5", with(tcp4, 20+12, 0x40)},
-		{"tcp data offset past the data", with(tcp4, 20+12, 0xf0)},
+		{"tcp data offset under 5", hdrtest.With(tcp4, 20+12, 0x40)},
+		{"tcp data offset past the data", hdrtest.With(tcp4, 20+12, 0xf0)},
 		{"tcp without payload", ip4(ProtoTCP, nil, tcpSeg(nil)...)},
-		{"tcp to the dns port", ip4(ProtoTCP, nil, with(tcpSeg(nil, 'x'), 2, 0, 53)...)},
+		{"tcp to the dns port", ip4(ProtoTCP, nil, hdrtest.With(tcpSeg(nil, 'x'), 2, 0, 53)...)},
 		{"ipv4 udp", udp4},
-		{"udp length 0 (jumbogram)", with(udp4, 20+4, 0, 0)},
-		{"udp length under 8", with(udp4, 20+4, 0, 7)},
-		{"udp length over the data", with(udp4, 20+4, 0, 200)},
-		{"udp length under the data", ip4(ProtoUDP, nil, with(udpDgram('a', 'b', 'c'), 4, 0, 9)...)},
+		{"udp length 0 (jumbogram)", hdrtest.With(udp4, 20+4, 0, 0)},
+		{"udp length under 8", hdrtest.With(udp4, 20+4, 0, 7)},
+		{"udp length over the data", hdrtest.With(udp4, 20+4, 0, 200)},
+		{"udp length under the data", ip4(ProtoUDP, nil, hdrtest.With(udpDgram('a', 'b', 'c'), 4, 0, 9)...)},
 		{"udp without payload", ip4(ProtoUDP, nil, udpDgram()...)},
-		{"udp to vxlan", ip4(ProtoUDP, nil, with(udpDgram(make([]byte, 16)...), 2, 0x12, 0xb5)...)},
+		{"udp to vxlan", ip4(ProtoUDP, nil, hdrtest.With(udpDgram(make([]byte, 16)...), 2, 0x12, 0xb5)...)},
 		{"ipv4 icmp", ip4(ProtoICMP, nil, icmpMsg(8, 'p', 'i', 'n', 'g')...)},
 		{"icmp of 7 bytes", ip4(ProtoICMP, nil, 8, 0, 0, 0, 0, 1, 0)},
 		{"icmpv6 in ipv4", ip4(ProtoICMPv6, nil, icmpMsg(128, 'x')...)},
@@ -162,23 +133,23 @@ func craftedPackets() []struct {
 		{"ipv4 option of length 2", ip4(ProtoUDP, []byte{7, 2, 1, 1}, udpDgram('q')...)},
 		{"ipv4 option past the header", ip4(ProtoUDP, []byte{1, 1, 7, 8}, udpDgram('q')...)},
 		{"ipv4 option without its length", ip4(ProtoUDP, []byte{1, 1, 1, 7}, udpDgram('q')...)},
-		{"ipv4 ihl under 5", with(udp4, 0, 0x44)},
-		{"ipv4 ihl over the total length", with(udp4, 0, 0x4f)},
-		{"ipv4 ihl over the data", with(ip4(ProtoUDP, nil), 0, 0x4f, 0, 0, 0, 60)},
-		{"ipv4 total length 0 (tso)", with(udp4, 2, 0, 0)},
-		{"ipv4 total length under 20", with(udp4, 2, 0, 19)},
+		{"ipv4 ihl under 5", hdrtest.With(udp4, 0, 0x44)},
+		{"ipv4 ihl over the total length", hdrtest.With(udp4, 0, 0x4f)},
+		{"ipv4 ihl over the data", hdrtest.With(ip4(ProtoUDP, nil), 0, 0x4f, 0, 0, 0, 60)},
+		{"ipv4 total length 0 (tso)", hdrtest.With(udp4, 2, 0, 0)},
+		{"ipv4 total length under 20", hdrtest.With(udp4, 2, 0, 19)},
 		{"ipv4 total length under the data (padding)", append(bytes.Clone(udp4), 0, 0, 0, 0)},
-		{"ipv4 total length over the data", with(udp4, 2, 1, 0)},
-		{"ipv4 total length cuts the udp header", with(udp4, 2, 0, 24)},
+		{"ipv4 total length over the data", hdrtest.With(udp4, 2, 1, 0)},
+		{"ipv4 total length cuts the udp header", hdrtest.With(udp4, 2, 0, 24)},
 		{"ipv4 header only", ip4(ProtoTCP, nil)},
-		{"ipv4 first fragment", with(tcp4, 6, 0x20, 0)},
-		{"ipv4 later fragment", with(tcp4, 6, 0, 0x10)},
-		{"ipv4 don't fragment", with(tcp4, 6, 0x40, 0)},
-		{"ipv4 evil bit", with(tcp4, 6, 0x80, 0)},
-		{"version 5", with(udp4, 0, 0x55)},
-		{"ip in ip", ip4(hdr.ProtoIPIP, nil, with(udp4, 12, 10, 0, 0, 1)...)},
-		{"ip in ip, old number", ip4(hdr.ProtoIPIPOld, nil, with(udp4, 12, 10, 0, 0, 1)...)},
-		{"ip in ip, inner header malformed", ip4(hdr.ProtoIPIP, nil, with(with(udp4, 12, 10, 0, 0, 1), 0, 0x44)...)},
+		{"ipv4 first fragment", hdrtest.With(tcp4, 6, 0x20, 0)},
+		{"ipv4 later fragment", hdrtest.With(tcp4, 6, 0, 0x10)},
+		{"ipv4 don't fragment", hdrtest.With(tcp4, 6, 0x40, 0)},
+		{"ipv4 evil bit", hdrtest.With(tcp4, 6, 0x80, 0)},
+		{"version 5", hdrtest.With(udp4, 0, 0x55)},
+		{"ip in ip", ip4(hdr.ProtoIPIP, nil, hdrtest.With(udp4, 12, 10, 0, 0, 1)...)},
+		{"ip in ip, old number", ip4(hdr.ProtoIPIPOld, nil, hdrtest.With(udp4, 12, 10, 0, 0, 1)...)},
+		{"ip in ip, inner header malformed", ip4(hdr.ProtoIPIP, nil, hdrtest.With(hdrtest.With(udp4, 12, 10, 0, 0, 1), 0, 0x44)...)},
 		{"ip in ip, inner header ipv6", ip4(hdr.ProtoIPIP, nil, udp6...)},
 		{"ip in ip, inner header short", ip4(hdr.ProtoIPIP, nil, udp4[:19]...)},
 		{"ipv6 in ipv4", ip4(hdr.ProtoIPv6, nil, udp6...)},
@@ -188,33 +159,33 @@ func craftedPackets() []struct {
 		{"icmpv6 of 4 bytes", ip6(ProtoICMPv6, 128, 0, 0, 0)},
 		{"icmpv6 of 7 bytes", ip6(ProtoICMPv6, 128, 0, 0, 0, 0, 1, 0)},
 		{"icmp in ipv6", ip6(ProtoICMP, icmpMsg(8)...)},
-		{"ipv6 payload length 0", with(udp6, 4, 0, 0)},
-		{"ipv6 payload length over the data", with(udp6, 4, 1, 0)},
+		{"ipv6 payload length 0", hdrtest.With(udp6, 4, 0, 0)},
+		{"ipv6 payload length over the data", hdrtest.With(udp6, 4, 1, 0)},
 		{"ipv6 payload length under the data", append(bytes.Clone(udp6), 1, 2, 3)},
 		{"ipv6 header only", ip6(59)},
 		{"ipv6 no next header", ip6(59, 1, 2, 3)},
-		{"ipv6 in ipv6", ip6(hdr.ProtoIPv6, with(udp6, 8, 0xfe, 0x80)...)},
-		{"ipv6 in ipv6, inner header malformed", ip6(hdr.ProtoIPv6, with(with(udp6, 8, 0xfe, 0x80), 4, 0, 0)...)},
+		{"ipv6 in ipv6", ip6(hdr.ProtoIPv6, hdrtest.With(udp6, 8, 0xfe, 0x80)...)},
+		{"ipv6 in ipv6, inner header malformed", ip6(hdr.ProtoIPv6, hdrtest.With(hdrtest.With(udp6, 8, 0xfe, 0x80), 4, 0, 0)...)},
 		{"ipv4 in ipv6", ip6(hdr.ProtoIPIP, udp4...)},
 		{"hop-by-hop then udp", hbhUDP},
-		{"hop-by-hop with pad1", ip6(0, ext(ProtoUDP, []byte{0, 0, 0, 0, 0, 0}, udpDgram('q')...)...)},
-		{"hop-by-hop router alert then icmpv6 (mld)", ip6(0, ext(ProtoICMPv6, []byte{5, 2, 0, 0, 1, 0}, icmpMsg(143, make([]byte, 20)...)...)...)},
+		{"hop-by-hop with pad1", ip6(0, hdrtest.Ext(ProtoUDP, []byte{0, 0, 0, 0, 0, 0}, udpDgram('q')...)...)},
+		{"hop-by-hop router alert then icmpv6 (mld)", ip6(0, hdrtest.Ext(ProtoICMPv6, []byte{5, 2, 0, 0, 1, 0}, icmpMsg(143, make([]byte, 20)...)...)...)},
 		{"hop-by-hop pad1 at the very end", ip6(0, 58, 0, 1, 0, 0, 0, 0, 0)},
-		{"hop-by-hop option past the data", ip6(0, ext(ProtoUDP, []byte{1, 40, 0, 0, 0, 0})...)},
-		{"hop-by-hop option past the header", ip6(0, ext(ProtoUDP, []byte{1, 6, 0, 0, 0, 0}, udpDgram('q')...)...)},
+		{"hop-by-hop option past the data", ip6(0, hdrtest.Ext(ProtoUDP, []byte{1, 40, 0, 0, 0, 0})...)},
+		{"hop-by-hop option past the header", ip6(0, hdrtest.Ext(ProtoUDP, []byte{1, 6, 0, 0, 0, 0}, udpDgram('q')...)...)},
 		{"hop-by-hop longer than the data", ip6(0, ProtoUDP, 9, 1, 4, 0, 0, 0, 0)},
 		{"hop-by-hop of 1 byte", ip6(0, ProtoUDP)},
-		{"hop-by-hop, payload length 0 without jumbo", with(hbhUDP, 4, 0, 0)},
-		{"jumbogram", with(ip6(0, ext(ProtoUDP, append([]byte{0xc2, 4}, u32(70000)...), with(udpDgram('q'), 4, 0, 0)...)...), 4, 0, 0)},
-		{"jumbogram with a payload length", ip6(0, ext(ProtoUDP, append([]byte{0xc2, 4}, u32(70000)...), udpDgram('q')...)...)},
-		{"jumbo option under 65536", with(ip6(0, ext(ProtoUDP, append([]byte{0xc2, 4}, u32(1000)...), udpDgram('q')...)...), 4, 0, 0)},
-		{"jumbo option of 2 bytes", with(ip6(0, ext(ProtoUDP, []byte{0xc2, 2, 0, 1, 1, 0}, udpDgram('q')...)...), 4, 0, 0)},
-		{"jumbo option of 0 bytes", with(ip6(0, ext(ProtoUDP, []byte{0xc2, 0, 1, 2, 0, 0}, udpDgram('q')...)...), 4, 0, 0)},
-		{"two jumbo options", with(ip6(0, ext(ProtoUDP, append(append([]byte{0xc2, 4}, u32(70000)...), append([]byte{0xc2, 4}, u32(1)...)...)[:14], udpDgram('q')...)...), 4, 0, 0)},
-		{"routing header", ip6(43, ext(ProtoUDP, make([]byte, 6), udpDgram('q')...)...)},
+		{"hop-by-hop, payload length 0 without jumbo", hdrtest.With(hbhUDP, 4, 0, 0)},
+		{"jumbogram", hdrtest.With(ip6(0, hdrtest.Ext(ProtoUDP, append([]byte{0xc2, 4}, u32(70000)...), hdrtest.With(udpDgram('q'), 4, 0, 0)...)...), 4, 0, 0)},
+		{"jumbogram with a payload length", ip6(0, hdrtest.Ext(ProtoUDP, append([]byte{0xc2, 4}, u32(70000)...), udpDgram('q')...)...)},
+		{"jumbo option under 65536", hdrtest.With(ip6(0, hdrtest.Ext(ProtoUDP, append([]byte{0xc2, 4}, u32(1000)...), udpDgram('q')...)...), 4, 0, 0)},
+		{"jumbo option of 2 bytes", hdrtest.With(ip6(0, hdrtest.Ext(ProtoUDP, []byte{0xc2, 2, 0, 1, 1, 0}, udpDgram('q')...)...), 4, 0, 0)},
+		{"jumbo option of 0 bytes", hdrtest.With(ip6(0, hdrtest.Ext(ProtoUDP, []byte{0xc2, 0, 1, 2, 0, 0}, udpDgram('q')...)...), 4, 0, 0)},
+		{"two jumbo options", hdrtest.With(ip6(0, hdrtest.Ext(ProtoUDP, append(append([]byte{0xc2, 4}, u32(70000)...), append([]byte{0xc2, 4}, u32(1)...)...)[:14], udpDgram('q')...)...), 4, 0, 0)},
+		{"routing header", ip6(43, hdrtest.Ext(ProtoUDP, make([]byte, 6), udpDgram('q')...)...)},
 		{"fragment header", ip6(44, ProtoUDP, 0, 0, 1, 0, 0, 0, 1)},
-		{"destination options", ip6(60, ext(ProtoTCP, make([]byte, 6), tcpSeg(nil)...)...)},
-		{"ipv6 traffic class and flow label", with(udp6, 0, 0x6f, 0xff, 0xff, 0xff)},
+		{"destination options", ip6(60, hdrtest.Ext(ProtoTCP, make([]byte, 6), tcpSeg(nil)...)...)},
+		{"ipv6 traffic class and flow label", hdrtest.With(udp6, 0, 0x6f, 0xff, 0xff, 0xff)},
 		{"not ip", []byte{0x50, 0, 0}},
 		{"version 0", make([]byte, 40)},
 		{"empty", nil},

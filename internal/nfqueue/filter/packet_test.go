@@ -10,6 +10,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/netcompose/netcompose/internal/hdr"
+	"github.com/netcompose/netcompose/internal/hdr/hdrtest"
 )
 
 // spec describes a test packet; build serialises it with gopacket.
@@ -142,13 +143,13 @@ func TestDecodeCorners(t *testing.T) {
 	}{
 		{"ethernet padding is no payload", append(bytes.Clone(udp4), 0, 0, 0, 0),
 			got{ProtoUDP, "192.0.2.1", true, "q"}},
-		{"a first fragment's ports are not read", with(ip4(ProtoTCP, nil, tcpSeg(nil, 'x')...), 6, 0x20, 0),
+		{"a first fragment's ports are not read", hdrtest.With(ip4(ProtoTCP, nil, tcpSeg(nil, 'x')...), 6, 0x20, 0),
 			got{ProtoTCP, "192.0.2.1", false, ""}},
-		{"ip in ip gives the inner header", ip4(hdr.ProtoIPIP, nil, with(udp4, 12, 10, 0, 0, 1)...),
+		{"ip in ip gives the inner header", ip4(hdr.ProtoIPIP, nil, hdrtest.With(udp4, 12, 10, 0, 0, 1)...),
 			got{ProtoUDP, "10.0.0.1", true, "q"}},
-		{"hop-by-hop options: protocol 0, the transport read", ip6(0, ext(ProtoUDP, []byte{1, 4, 0, 0, 0, 0}, udpDgram('q')...)...),
+		{"hop-by-hop options: protocol 0, the transport read", ip6(0, hdrtest.Ext(ProtoUDP, []byte{1, 4, 0, 0, 0, 0}, udpDgram('q')...)...),
 			got{0, "2001:db8::1", true, "q"}},
-		{"a routing header: its number, no transport", ip6(43, ext(ProtoUDP, make([]byte, 6), udpDgram('q')...)...),
+		{"a routing header: its number, no transport", ip6(43, hdrtest.Ext(ProtoUDP, make([]byte, 6), udpDgram('q')...)...),
 			got{43, "2001:db8::1", false, ""}},
 		{"icmpv6 shorter than 8 bytes: no transport", ip6(ProtoICMPv6, 128, 0, 0, 0, 0, 1, 0),
 			got{ProtoICMPv6, "2001:db8::1", false, ""}},
