@@ -5,7 +5,8 @@
 // destroy` as separate processes, timed from outside, next to the same
 // star built by package floor (raw netlink until every veth end is
 // operationally up) in a process of its own. Each cell is the median of
-// the repeats; the runs alternate which goes first.
+// the repeats (four times as many at N <= 10); the runs alternate which
+// goes first.
 //
 // As root:
 //
@@ -85,7 +86,7 @@ func run() int {
 	var o options
 	var sizes string
 	flag.StringVar(&sizes, "n", "10,100,300,1000", "star sizes (leaves), comma-separated")
-	flag.IntVar(&o.repeat, "repeat", 5, "runs per cell (the median is reported); N >= 10,000 runs once")
+	flag.IntVar(&o.repeat, "repeat", 5, "runs per cell (the median is reported); N <= 10 runs four times as many, N >= 10,000 once")
 	flag.BoolVar(&o.big, "big", false, "add N = 10,000 (about two minutes more) with RSS, and its IPv6-off run")
 	flag.BoolVar(&o.mininet, "mininet", true, "add the Mininet-like lab: 300 hosts on one Linux bridge")
 	flag.BoolVar(&o.ipv6, "ipv6", true, "add the star of 1000 with ipv6 = off in the hub, and in every node")
@@ -216,8 +217,8 @@ func (b *bench) printf(format string, args ...any) {
 func (b *bench) all(ctx context.Context) error {
 	b.printf("# netcompose end to end against the usable floor\n\n")
 	b.printf("%s\n\n", machine())
-	b.printf("Medians of %d runs (N >= 10,000: one run), [min–max]; wall-clock times of whole processes. "+
-		"Ratios: of the medians, and (in brackets) of the minima, the runs least disturbed by other work.\n\n", b.opt.repeat)
+	b.printf("Medians of %d runs (N <= 10: %d; N >= 10,000: one run), [min–max]; wall-clock times of whole processes. "+
+		"Ratios: of the medians, and (in brackets) of the minima, the runs least disturbed by other work.\n\n", b.opt.repeat, b.repeats(10))
 	b.printf("| N | floor ready | `apply` | ratio | no-op re-apply | per node | `destroy` | floor destroy | ratio | max RSS apply / re-apply / destroy |\n")
 	b.printf("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, n := range b.opt.sizes {
@@ -242,9 +243,16 @@ func (b *bench) all(ctx context.Context) error {
 	return nil
 }
 
+// repeats is how many runs a size gets: -repeat, four times as many at
+// N <= 10 (a run takes a few tens of milliseconds there, and one
+// namespace the kernel is slow to make moves its median by a tenth), one
+// at N >= 10,000.
 func (b *bench) repeats(n int) int {
-	if n >= 10000 {
+	switch {
+	case n >= 10000:
 		return 1
+	case n <= 10:
+		return 4 * b.opt.repeat
 	}
 	return b.opt.repeat
 }

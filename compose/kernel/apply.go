@@ -39,6 +39,9 @@ type Result struct {
 	// wait ended; ReadyErr is why the wait could not be done.
 	NotReady []compose.End
 	ReadyErr error
+	// spared counts the namespaces the run's pool made (nsrun.Pool):
+	// the tests' way to see that it made some.
+	spared int
 }
 
 // undo is one entry of the journal: how to reverse a step that ran.
@@ -132,11 +135,14 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 		var err error
 		if n > 1 {
 			// A run of new namespaces is made on the creator's thread, in
-			// one trip there and back rather than one per namespace.
+			// one trip there and back rather than one per namespace, and
+			// on the pool's beside it.
+			s.startSpares(n)
 			err = s.onCreator(func() (err error) {
 				failed, err = do(i, i+n)
 				return err
 			})
+			s.stopSpares()
 		} else {
 			failed, err = do(i, i+n)
 		}
@@ -145,6 +151,7 @@ func Apply(ctx context.Context, p compose.Plan, opt ApplyOptions) (*Result, erro
 		}
 		i += n
 	}
+	res.spared = s.inRun.spared
 	if err := s.finish(); err != nil {
 		return res, err
 	}

@@ -52,11 +52,14 @@ func createNetns(s *session, r compose.Resource, found nsFound) error {
 		return fmt.Errorf("netns %s: %s is an empty file, not a namespace (left by an interrupted `ip netns add`?), "+
 			"and not the lab's: remove it if nobody needs it", name, p)
 	}
-	ino, err := s.createNamespace(r.Node)
+	ino, loUp, err := s.createNamespace(r.Node)
 	if err != nil {
 		return err
 	}
 	s.rec.claim(r.Node, ino)
+	if loUp {
+		return nil
+	}
 	if err := freshLoUp(s, r.Node); err != nil {
 		// The step failed after the namespace was made: no undo will be
 		// recorded for it, so take it away here (it is ours: just made).

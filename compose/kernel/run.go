@@ -22,6 +22,10 @@ type runState struct {
 	// here is set while code runs on the creator's thread (onCreator):
 	// namespaces are then made right there.
 	here *nsrun.Here
+	// spares makes namespaces beside the creator for a run of new ones
+	// (startSpares); nil outside such a run.
+	spares *nsrun.Pool
+	spared int // namespaces taken from spares
 }
 
 func (s *session) startRun() {
@@ -33,6 +37,7 @@ func (s *session) endRun() {
 		return
 	}
 	s.inRun.journal.close()
+	s.stopSpares()
 	if s.inRun.creator != nil {
 		s.inRun.creator.Close()
 	}
@@ -62,15 +67,54 @@ func (s *session) onCreator(fn func() error) error {
 	})
 }
 
-// createNamespace makes the node's namespace, announcing its inode in the
-// journal before it becomes visible under /run/netns, and returns the
-// inode.
-func (s *session) createNamespace(node string) (uint64, error) {
+// startSpares starts a pool that makes up to n namespaces beside the
+// creator's thread (nsrun.Pool), each with the node's netlink handle
+// opened and lo up: createNamespace takes them, or makes one itself when
+// none is ready.
+func (s *session) startSpares(n int) {
+	s.stopSpares()
+	s.inRun.spares = nsrun.NewPool(n, func() (any, error) {
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return nil, err
+		}
+		if err := h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: loopbackIndex}}); err != nil {
+			h.Close()
+			return nil, err
+		}
+		return h, nil
+	}, func(v any) { v.(*netlink.Handle).Close() })
+}
+
+// stopSpares frees the namespaces the pool made and no step took.
+func (s *session) stopSpares() {
+	if s.inRun != nil && s.inRun.spares != nil {
+		s.inRun.spares.Close()
+		s.inRun.spares = nil
+	}
+}
+
+// createNamespace makes the node's namespace, or takes one the run's
+// pool made, announcing its inode in the journal before it becomes
+// visible under /run/netns, and returns the inode and whether lo is up
+// already (the pool's are).
+func (s *session) createNamespace(node string) (ino uint64, loUp bool, err error) {
 	c := s.creator()
 	var made uint64
 	announce := func(ino uint64) error {
 		made = ino
 		return s.inRun.journal.write([]string{"ns", node, strconv.FormatUint(ino, 10)})
+	}
+	if sp, ok := s.inRun.spares.Take(); ok {
+		h := sp.Value.(*netlink.Handle)
+		if err := nsrun.Mount(s.nsName(node), sp, announce); err != nil {
+			h.Close()
+			unix.Close(sp.Fd)
+			return made, false, err
+		}
+		s.keep(node, netns.NsHandle(sp.Fd), h)
+		s.inRun.spared++
+		return made, true, nil
 	}
 	// The node's connection is made on the creator's thread, which is in
 	// the new namespace already: no thread goes in and out for it.
@@ -87,7 +131,6 @@ func (s *session) createNamespace(node string) (uint64, error) {
 		s.keep(node, ns, h)
 		return nil
 	}
-	var err error
 	if s.inRun.here != nil {
 		err = s.inRun.here.CreateIn(s.nsName(node), announce, connect)
 	} else {
@@ -98,7 +141,7 @@ func (s *session) createNamespace(node string) (uint64, error) {
 		// Made and mounted, and ours, but of no use: take it away.
 		_ = nsrun.Delete(s.nsName(node))
 	}
-	return made, err
+	return made, false, err
 }
 
 // connectError is a failure to open a new namespace's connection.

@@ -187,38 +187,51 @@ func create(r createReq) (int, error) {
 		}
 		return fd, nil
 	}
-	dirMu.Lock()
-	if !dirReady {
-		if err := ensureDir(); err != nil {
-			dirMu.Unlock()
-			return -1, err
-		}
-		dirReady = true
-	}
-	dirMu.Unlock()
+	var ino uint64
 	if r.announce != nil {
 		var st unix.Stat_t
 		if err := unix.Stat(src, &st); err != nil {
 			return -1, fmt.Errorf("netns %s: stat: %w", r.name, err)
 		}
-		if err := r.announce(st.Ino); err != nil {
-			return -1, fmt.Errorf("netns %s: %w", r.name, err)
-		}
+		ino = st.Ino
 	}
-	p := Path(r.name)
-	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
-	if err != nil {
-		return -1, fmt.Errorf("netns %s: create mount point: %w", r.name, err)
-	}
-	unix.Close(fd)
-	if err := unix.Mount(src, p, "none", unix.MS_BIND, ""); err != nil {
-		unix.Unlink(p)
-		return -1, fmt.Errorf("netns %s: bind mount: %w", r.name, err)
+	if err := mount(r.name, src, ino, r.announce); err != nil {
+		return -1, err
 	}
 	if r.in != nil {
 		return -1, r.in()
 	}
 	return -1, nil
+}
+
+// mount bind-mounts the namespace at src (a /proc path of it) at
+// Path(name), calling announce with its inode first.
+func mount(name, src string, ino uint64, announce func(ino uint64) error) error {
+	dirMu.Lock()
+	if !dirReady {
+		if err := ensureDir(); err != nil {
+			dirMu.Unlock()
+			return err
+		}
+		dirReady = true
+	}
+	dirMu.Unlock()
+	if announce != nil {
+		if err := announce(ino); err != nil {
+			return fmt.Errorf("netns %s: %w", name, err)
+		}
+	}
+	p := Path(name)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
+	if err != nil {
+		return fmt.Errorf("netns %s: create mount point: %w", name, err)
+	}
+	unix.Close(fd)
+	if err := unix.Mount(src, p, "none", unix.MS_BIND, ""); err != nil {
+		unix.Unlink(p)
+		return fmt.Errorf("netns %s: bind mount: %w", name, err)
+	}
+	return nil
 }
 
 // Delete unmounts and removes the named namespace. The kernel frees the
