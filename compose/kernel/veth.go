@@ -93,7 +93,7 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 	}
 	alias := s.alias(compose.KindVeth, r.Name)
 	v := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: ai, MTU: mtu, Flags: net.FlagUp, TxQLen: -1, HardwareAddr: amac},
+		LinkAttrs:        netlink.LinkAttrs{Name: ai, MTU: mtu, TxQLen: -1, HardwareAddr: amac},
 		PeerName:         bi,
 		PeerMTU:          uint32(mtu),
 		PeerTxQLen:       -1,
@@ -138,7 +138,7 @@ func markEnds(s *session, name, alias string, ca *conn, an string, made netlink.
 		}
 	}
 	s.learn(an, ai, la.Attrs().Index)
-	if err := markUp(ca.h, la, alias); err != nil {
+	if err := markThenUp(ca.h, la, alias); err != nil {
 		return fmt.Errorf("veth %s: mark %s: %w", name, ai, err)
 	}
 	lb, err := cb.h.LinkByName(bi)
@@ -206,6 +206,20 @@ func (vethDriver) delete(s *session, r compose.Resource) error {
 		return fmt.Errorf("veth %s: delete: %w", r.Name, lastErr)
 	}
 	return nil
+}
+
+// markThenUp sets the alias of a link that is down, then brings it up: two
+// calls where markUp makes one, but the kernel tells of a changed link
+// (NETDEV_CHANGE) only when it is up, and in a namespace with IPv6 each
+// such change walks the namespace's whole IPv6 routing table
+// (rt6_sync_down_dev while the link has no carrier, rt6_sync_up after):
+// in a hub with thousands of links that walk is most of the cost of a
+// link.
+func markThenUp(h *netlink.Handle, l netlink.Link, alias string) error {
+	if err := h.LinkSetAlias(l, alias); err != nil {
+		return err
+	}
+	return h.LinkSetUp(l)
 }
 
 // markUp sets an existing link's alias and brings it up in one
