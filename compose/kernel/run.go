@@ -24,7 +24,7 @@ type runState struct {
 	here *nsrun.Here
 	// spares makes namespaces beside the creator for a run of new ones
 	// (startSpares); nil outside such a run.
-	spares *nsrun.Pool
+	spares *nsrun.Pool[*netlink.Handle]
 	spared int // namespaces taken from spares
 }
 
@@ -73,7 +73,7 @@ func (s *session) onCreator(fn func() error) error {
 // none is ready.
 func (s *session) startSpares(n int) {
 	s.stopSpares()
-	s.inRun.spares = nsrun.NewPool(n, func() (any, error) {
+	s.inRun.spares = nsrun.NewPool(n, func() (*netlink.Handle, error) {
 		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 		if err != nil {
 			return nil, err
@@ -83,7 +83,7 @@ func (s *session) startSpares(n int) {
 			return nil, err
 		}
 		return h, nil
-	}, func(v any) { v.(*netlink.Handle).Close() })
+	}, (*netlink.Handle).Close)
 }
 
 // stopSpares frees the namespaces the pool made and no step took.
@@ -106,7 +106,7 @@ func (s *session) createNamespace(node string) (ino uint64, loUp bool, err error
 		return s.inRun.journal.write([]string{"ns", node, strconv.FormatUint(ino, 10)})
 	}
 	if sp, ok := s.inRun.spares.Take(); ok {
-		h := sp.Value.(*netlink.Handle)
+		h := sp.Value
 		if err := nsrun.Mount(s.nsName(node), sp, announce); err != nil {
 			h.Close()
 			unix.Close(sp.Fd)

@@ -20,25 +20,25 @@ import (
 // A namespace of the pool is anonymous, held only by a file descriptor,
 // until its taker mounts it (Mount): nobody else can see it, and it
 // vanishes with the process, or when Close frees those never taken.
-type Pool struct {
+type Pool[T any] struct {
 	// left is how many namespaces are still to be made, by the pool or
 	// by its taker: whoever takes one off it (leaving zero or more)
 	// makes that one.
 	left  atomic.Int64
-	ready chan Spare
+	ready chan Spare[T]
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once // of Close
-	in    func() (any, error)
-	drop  func(any)
+	in    func() (T, error)
+	drop  func(T)
 }
 
 // A Spare is a namespace a Pool made: an open descriptor of it, its
 // inode, and what the pool's in function made inside it.
-type Spare struct {
+type Spare[T any] struct {
 	Fd    int
 	Ino   uint64
-	Value any
+	Value T
 }
 
 // poolAhead is how many namespaces a pool keeps ready at most: enough
@@ -52,14 +52,14 @@ const poolAhead = 8
 // in); drop undoes what in made, for a spare never taken. Should making a
 // namespace fail, the pool stops and its taker makes the rest itself,
 // meeting the error, if it is one, where it can say which node it was.
-func NewPool(n int, in func() (any, error), drop func(any)) *Pool {
-	p := &Pool{ready: make(chan Spare, min(n, poolAhead)), stop: make(chan struct{}), done: make(chan struct{}), in: in, drop: drop}
+func NewPool[T any](n int, in func() (T, error), drop func(T)) *Pool[T] {
+	p := &Pool[T]{ready: make(chan Spare[T], min(n, poolAhead)), stop: make(chan struct{}), done: make(chan struct{}), in: in, drop: drop}
 	p.left.Store(int64(n))
 	go p.make()
 	return p
 }
 
-func (p *Pool) make() {
+func (p *Pool[T]) make() {
 	runtime.LockOSThread() // never unlocked: the thread, in the last namespace made, dies with the goroutine
 	defer close(p.done)
 	for p.left.Add(-1) >= 0 {
@@ -77,24 +77,24 @@ func (p *Pool) make() {
 	}
 }
 
-func spare(in func() (any, error)) (Spare, error) {
+func spare[T any](in func() (T, error)) (Spare[T], error) {
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		return Spare{}, err
+		return Spare[T]{}, err
 	}
 	fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return Spare{}, err
+		return Spare[T]{}, err
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return Spare{}, err
+		return Spare[T]{}, err
 	}
-	s := Spare{Fd: fd, Ino: st.Ino}
+	s := Spare[T]{Fd: fd, Ino: st.Ino}
 	if in != nil {
 		if s.Value, err = in(); err != nil {
 			unix.Close(fd)
-			return Spare{}, err
+			return Spare[T]{}, err
 		}
 	}
 	return s, nil
@@ -105,9 +105,9 @@ func spare(in func() (any, error)) (Spare, error) {
 // namespace itself: none is ready and the pool has not started one (so
 // that two threads make namespaces side by side), or the pool has
 // stopped. A nil Pool has nothing to take.
-func (p *Pool) Take() (s Spare, ok bool) {
+func (p *Pool[T]) Take() (s Spare[T], ok bool) {
 	if p == nil {
-		return Spare{}, false
+		return Spare[T]{}, false
 	}
 	select {
 	case s := <-p.ready:
@@ -115,7 +115,7 @@ func (p *Pool) Take() (s Spare, ok bool) {
 	default:
 	}
 	if p.left.Add(-1) >= 0 {
-		return Spare{}, false
+		return Spare[T]{}, false
 	}
 	select {
 	case s := <-p.ready:
@@ -125,14 +125,14 @@ func (p *Pool) Take() (s Spare, ok bool) {
 		case s := <-p.ready:
 			return s, true
 		default:
-			return Spare{}, false
+			return Spare[T]{}, false
 		}
 	}
 }
 
 // Close stops the pool, waiting for the namespace it is making, and frees
 // the spares never taken. A nil Pool is closed; so is one closed before.
-func (p *Pool) Close() {
+func (p *Pool[T]) Close() {
 	if p == nil {
 		return
 	}
@@ -151,8 +151,8 @@ func (p *Pool) Close() {
 	}
 }
 
-func (p *Pool) free(s Spare) {
-	if p.drop != nil && s.Value != nil {
+func (p *Pool[T]) free(s Spare[T]) {
+	if p.drop != nil {
 		p.drop(s.Value)
 	}
 	unix.Close(s.Fd)
@@ -161,6 +161,6 @@ func (p *Pool) free(s Spare) {
 // Mount mounts a spare at Path(name) as a Creator mounts a namespace it
 // makes: announce, if not nil, is called with its inode before anything is
 // written under Dir. The spare's descriptor stays open, the caller's.
-func Mount(name string, s Spare, announce func(ino uint64) error) error {
+func Mount[T any](name string, s Spare[T], announce func(ino uint64) error) error {
 	return mount(name, fmt.Sprintf("/proc/self/fd/%d", s.Fd), s.Ino, announce)
 }

@@ -44,10 +44,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // threadNetns is the inode of the calling thread's network namespace.
-func threadNetns() (any, error) {
+func threadNetns() (uint64, error) {
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
-		return nil, err
+		return 0, err
 	}
 	return st.Ino, nil
 }
@@ -66,7 +66,7 @@ func TestPoolSparesAreNewNamespacesThatMount(t *testing.T) {
 	defer p.Close()
 	waitFor(t, "a spare", func() bool { return len(p.ready) > 0 })
 
-	var spares []Spare
+	var spares []Spare[uint64]
 	made := 0
 	for {
 		s, ok := p.Take()
@@ -140,13 +140,13 @@ func TestPoolCloseFreesWhatIsNotTaken(t *testing.T) {
 		t.Run(fmt.Sprint("n=", n), func(t *testing.T) {
 			before := openFDs(t)
 			var made, dropped atomic.Int32
-			p := NewPool(n, func() (any, error) {
+			p := NewPool(n, func() (int, error) {
 				made.Add(1)
 				// A descriptor per spare, as a netlink socket is.
 				return unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-			}, func(v any) {
+			}, func(fd int) {
 				dropped.Add(1)
-				unix.Close(v.(int))
+				unix.Close(fd)
 			})
 			// Full: all made (n = 3), or as many as it keeps ready and one
 			// more in its hands, waiting for room.
@@ -169,7 +169,7 @@ func TestPoolCloseFreesWhatIsNotTaken(t *testing.T) {
 func TestPoolThatFailsLeavesTheRestToItsTaker(t *testing.T) {
 	needRoot(t)
 	before := openFDs(t)
-	p := NewPool(5, func() (any, error) { return nil, errors.New("no") }, nil)
+	p := NewPool(5, func() (int, error) { return 0, errors.New("no") }, nil)
 	<-p.done
 	for i := range 5 {
 		if s, ok := p.Take(); ok {
@@ -180,7 +180,7 @@ func TestPoolThatFailsLeavesTheRestToItsTaker(t *testing.T) {
 		t.Errorf("after 5 takes %d are left to make, want 0", left)
 	}
 	p.Close()
-	var nilPool *Pool
+	var nilPool *Pool[int]
 	if _, ok := nilPool.Take(); ok {
 		t.Errorf("a nil pool gave a spare")
 	}
