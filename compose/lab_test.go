@@ -1,13 +1,12 @@
 package compose
 
 import (
-	"errors"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/netcompose/netcompose/loader"
+	"github.com/netcompose/netcompose/loader/loadertest"
 )
 
 func build(t *testing.T, text string) (*Lab, error) {
@@ -25,25 +24,7 @@ func build(t *testing.T, text string) (*Lab, error) {
 func wantBuildErrors(t *testing.T, text string, want []string) {
 	t.Helper()
 	_, err := build(t, text)
-	if err == nil {
-		t.Fatal("no error")
-	}
-	var got []string
-	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var le *loader.Error
-		if !errors.As(e, &le) {
-			t.Errorf("not a *loader.Error: %v", e)
-		}
-		got = append(got, strings.TrimPrefix(e.Error(), "/labs/lab.ini:"))
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
-	}
-	for i := range got {
-		if !strings.HasPrefix(got[i], want[i]) {
-			t.Errorf("error %d:\n got %s\nwant %s...", i, got[i], want[i])
-		}
-	}
+	loadertest.WantErrors(t, err, "/labs/lab.ini", want)
 }
 
 // ofKind is the resources among rs of one of kinds, in their order.

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/netcompose/netcompose/compose"
 	"github.com/netcompose/netcompose/loader"
+	"github.com/netcompose/netcompose/loader/loadertest"
 )
 
 func build(t *testing.T, text string) (*compose.Lab, error) {
@@ -222,25 +222,7 @@ path = /x
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := build(t, tt.text)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			var got []string
-			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-				var le *loader.Error
-				if !errors.As(e, &le) {
-					t.Errorf("not a *loader.Error: %v", e)
-				}
-				got = append(got, strings.TrimPrefix(e.Error(), "/labs/lab.ini:"))
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %d errors, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
-			}
-			for i := range got {
-				if !strings.HasPrefix(got[i], tt.want[i]) {
-					t.Errorf("error %d:\n got %s\nwant %s...", i, got[i], tt.want[i])
-				}
-			}
+			loadertest.WantErrors(t, err, "/labs/lab.ini", tt.want)
 		})
 	}
 }
