@@ -94,10 +94,15 @@ func freshLoUp(s *session, node string) error {
 	if err != nil {
 		return err
 	}
-	if err := h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: loopbackIndex}}); err == nil {
+	if err := loUpByIndex(h); err == nil {
 		return nil
 	}
 	return setLo(s, node, true)
+}
+
+// loUpByIndex brings up lo of a namespace just made, by its index.
+func loUpByIndex(h *netlink.Handle) error {
+	return h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: loopbackIndex}})
 }
 
 func setLo(s *session, node string, up bool) error {

@@ -78,7 +78,7 @@ func (s *session) startSpares(n int) {
 		if err != nil {
 			return nil, err
 		}
-		if err := h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: loopbackIndex}}); err != nil {
+		if err := loUpByIndex(h); err != nil {
 			h.Close()
 			return nil, err
 		}
@@ -99,7 +99,7 @@ func (s *session) stopSpares() {
 // visible under /run/netns, and returns the inode and whether lo is up
 // already (the pool's are).
 func (s *session) createNamespace(node string) (ino uint64, loUp bool, err error) {
-	c := s.creator()
+	c := s.creator() // first: it starts the run's state, should there be none
 	var made uint64
 	announce := func(ino uint64) error {
 		made = ino

@@ -124,11 +124,11 @@ func (vethDriver) create(s *session, r compose.Resource) error {
 	return nil
 }
 
-// markEnds learns the index of both ends of a new veth and marks them:
-// the kernel ignores IFLA_IFALIAS when it creates a link, and the peer's
-// create info has no flags, so each end goes up with its mark, in one
-// call. made is the end LinkAdd made, whose index LinkAdd has read back
-// already; the peer's is read here.
+// markEnds learns the index of both ends of a new veth, marks them and
+// brings them up: the kernel ignores IFLA_IFALIAS when it creates a link.
+// made, the end LinkAdd made down, is marked before it goes up
+// (markThenUp); the peer goes up with its mark in one call (markUp).
+// LinkAdd has read made's index back already; the peer's is read here.
 func markEnds(s *session, name, alias string, ca *conn, an string, made netlink.Link, cb *conn, bn, bi string) error {
 	ai, la := made.Attrs().Name, made
 	if made.Attrs().Index == 0 {

@@ -78,10 +78,7 @@ func (p *Pool[T]) make() {
 }
 
 func spare[T any](in func() (T, error)) (Spare[T], error) {
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		return Spare[T]{}, err
-	}
-	fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := create(createReq{}) // unmounted: a descriptor of it
 	if err != nil {
 		return Spare[T]{}, err
 	}
