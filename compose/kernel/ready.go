@@ -138,11 +138,10 @@ func (s *session) firstLook(node string, ifnames []string) ([]readyEnd, error) {
 	if err != nil {
 		return nil, err
 	}
-	candidates := s.known(node, ifnames)
-	switch {
-	case candidates != nil:
-		// Made in this run: every index is known, ask for each.
-	case ifnames == nil || len(ifnames) > readyDumpAbove:
+	candidates, all := s.known(node, ifnames)
+	if !all && (ifnames == nil || len(ifnames) > readyDumpAbove) {
+		// Not all made in this run: a dump says which are the node's ends
+		// and their indexes.
 		links, err := netlinksafe.Dump(h.LinkList)
 		if err != nil {
 			return nil, fmt.Errorf("netns %s: list links: %w", s.nsName(node), err)
@@ -151,6 +150,7 @@ func (s *session) firstLook(node string, ifnames []string) ([]readyEnd, error) {
 		for _, n := range ifnames {
 			want[n] = true
 		}
+		candidates = nil
 		for _, l := range links {
 			a := l.Attrs()
 			if ifnames == nil {
@@ -164,34 +164,23 @@ func (s *session) firstLook(node string, ifnames []string) ([]readyEnd, error) {
 				candidates = append(candidates, readyEnd{compose.End{Node: node, Ifname: a.Name}, a.Index})
 			}
 		}
-	default:
-		s.mu.Lock()
-		for _, n := range ifnames {
-			candidates = append(candidates, readyEnd{End: compose.End{Node: node, Ifname: n}, index: s.links[node][n]})
-		}
-		s.mu.Unlock()
 	}
 	return s.stillDown(candidates)
 }
 
-// known returns the node's ends with the indexes this session has learnt,
-// or nil if it does not know them all (nor, for nil ifnames, which they
-// are).
-func (s *session) known(node string, ifnames []string) []readyEnd {
-	if ifnames == nil {
-		return nil
-	}
+// known returns the node's ends ifnames with the indexes this session has
+// learnt (0, to be asked for by name, where it has not), and whether it
+// knows them all.
+func (s *session) known(node string, ifnames []string) (ends []readyEnd, all bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]readyEnd, 0, len(ifnames))
+	all = ifnames != nil
 	for _, n := range ifnames {
 		i, ok := s.links[node][n]
-		if !ok {
-			return nil
-		}
-		out = append(out, readyEnd{End: compose.End{Node: node, Ifname: n}, index: i})
+		all = all && ok
+		ends = append(ends, readyEnd{End: compose.End{Node: node, Ifname: n}, index: i})
 	}
-	return out
+	return ends, all
 }
 
 // stillDown asks for each end by itself (ask) and returns those not
