@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"strings"
@@ -27,7 +28,7 @@ func (fdbDriver) observe(s *session, snaps []*snapshot, _ []compose.Resource) ([
 		for _, n := range sn.fdb {
 			m, ok := sn.owned[n.LinkIndex]
 			vx, isVxlan := sn.byIndex[n.LinkIndex].(*netlink.Vxlan)
-			if !ok || m.kind != compose.KindVxlan || !isVxlan || n.IP == nil || n.HardwareAddr.String() != zeroMAC.String() {
+			if !ok || m.kind != compose.KindVxlan || !isVxlan || n.IP == nil || !bytes.Equal(n.HardwareAddr, zeroMAC) {
 				continue
 			}
 			if vx.Group != nil && n.IP.Equal(vx.Group) {
